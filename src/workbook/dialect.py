@@ -1,0 +1,308 @@
+"""Derive DuckDB's form of the PostgreSQL migrations, recording every adaptation as a gap row.
+
+The migrations are written once, in PostgreSQL. Each construct DuckDB lacks has a named rule
+here; a rule rewrites or skips the construct and records a `Gap`. The dialect-gap table in the
+document is the list of gaps this module produced while it ran, never a hand-typed list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from .sqlsplit import Statement, split_sql
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named adaptation: what DuckDB lacks, what it does instead, whether it is emulated."""
+
+    name: str
+    construct: str
+    duckdb: str
+    emulated: str  # "yes" | "partly" | "no"
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in [
+        Rule(
+            "fk-referential-action",
+            "ON DELETE CASCADE / SET NULL, ON UPDATE CASCADE",
+            "rejects referential actions; the foreign key is kept without them (NO ACTION: "
+            "deleting a referenced parent fails)",
+            "no",
+        ),
+        Rule(
+            "partial-index",
+            "partial index (CREATE INDEX ... WHERE)",
+            "has no index predicates; a non-unique partial index becomes a full index",
+            "partly",
+        ),
+        Rule(
+            "gin-full-text-index",
+            "GIN index on to_tsvector (full-text search)",
+            "has no GIN indexes or tsvector; the index is skipped (full-text search needs the fts "
+            "extension's BM25 index at query time)",
+            "no",
+        ),
+        Rule(
+            "index-sort-order",
+            "descending index key (DESC)",
+            "ART indexes store no sort order; the key is indexed ascending",
+            "partly",
+        ),
+        Rule(
+            "plpgsql-function",
+            "PL/pgSQL function",
+            "has no procedural language; the function is skipped",
+            "no",
+        ),
+        Rule(
+            "trigger",
+            "row trigger (CREATE TRIGGER)",
+            "has no triggers; the trigger is skipped",
+            "no",
+        ),
+        Rule(
+            "sql-function-as-macro",
+            "LANGUAGE sql function",
+            "has no CREATE FUNCTION; the single SELECT expression becomes a scalar MACRO",
+            "yes",
+        ),
+        Rule(
+            "jsonb-type",
+            "JSONB column type",
+            "stores JSON as text (type JSON); no binary normalisation or jsonb operators",
+            "yes",
+        ),
+        Rule(
+            "jsonb-functions",
+            "jsonb_typeof(x), the ? key-exists operator",
+            "rewritten as lower(json_type(x)) and json_exists(x, '$.key'); json_type names differ "
+            "for scalars (VARCHAR vs string), object and array agree",
+            "yes",
+        ),
+        Rule(
+            "posix-regex",
+            "POSIX regular expression operators ~ and ~*",
+            "rewritten as regexp_matches(x, pattern[, 'i']) (RE2 syntax)",
+            "yes",
+        ),
+        Rule(
+            "constraint-names",
+            "named constraints (CONSTRAINT name ...)",
+            "accepts but discards constraint names and generates its own; the catalog maps them "
+            "back by key columns and expression from these migrations",
+            "yes",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One adaptation made while deriving DuckDB's form: rule, and where it applied."""
+
+    rule: str
+    where: str
+
+    @property
+    def construct(self) -> str:
+        return RULES[self.rule].construct
+
+    @property
+    def duckdb(self) -> str:
+        return RULES[self.rule].duckdb
+
+    @property
+    def emulated(self) -> str:
+        return RULES[self.rule].emulated
+
+
+@dataclass(frozen=True)
+class NamedConstraint:
+    """A constraint name the migration gave, with what identifies it in DuckDB's catalog."""
+
+    table: str
+    name: str
+    kind: str
+    columns: tuple[str, ...]
+    check: str | None = None  # DuckDB SQL of a CHECK expression
+    ref_table: str | None = None
+    on_delete: str | None = None
+    on_update: str | None = None
+
+
+@dataclass
+class Adapted:
+    """DuckDB statements derived from a script, plus the gaps and constraint names found."""
+
+    statements: list[Statement] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    names: list[NamedConstraint] = field(default_factory=list)
+
+    def extend(self, other: Adapted) -> None:
+        self.statements += other.statements
+        self.gaps += other.gaps
+        self.names += other.names
+
+
+_LANGUAGE = re.compile(r"\bLANGUAGE\s+(\w+)", re.I)
+_FUNC_HEAD = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\((.*?)\)\s*RETURNS", re.I | re.S)
+_BODY = re.compile(r"\$(\w*)\$(.*)\$\1\$", re.S)
+_TRIGGER = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s+(\w+)", re.I)
+
+
+def _where(source: str, stmt: Statement, obj: str) -> str:
+    return f"{source}:{stmt.line} {obj}"
+
+
+def _rewrite_json_and_regex(node: exp.Expression, hits: set[str]) -> exp.Expression:
+    """Rewrite jsonb functions and regex operators inside one expression tree."""
+
+    def fn(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Anonymous) and str(n.this).lower() == "jsonb_typeof":
+            hits.add("jsonb-functions")
+            return exp.Lower(this=exp.Anonymous(this="json_type", expressions=list(n.expressions)))
+        if isinstance(n, exp.JSONBContainsTopKey):
+            hits.add("jsonb-functions")
+            key = n.expression.name
+            return exp.Anonymous(this="json_exists", expressions=[n.this, exp.Literal.string(f'$."{key}"')])
+        if isinstance(n, (exp.RegexpLike, exp.RegexpILike)):
+            hits.add("posix-regex")
+        if isinstance(n, exp.DataType) and n.this == exp.DataType.Type.JSONB:
+            hits.add("jsonb-type")
+        return n
+
+    return node.transform(fn)
+
+
+def _columns(node: exp.Expression) -> tuple[str, ...]:
+    return tuple(c.name for c in node.find_all(exp.Identifier, exp.Column) if isinstance(c, exp.Identifier))
+
+
+def _adapt_create_table(tree: exp.Create, stmt: Statement, source: str, out: Adapted) -> exp.Create:
+    table = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
+    hits: set[str] = set()
+    schema = tree.this
+    for cons in list(schema.find_all(exp.Constraint)):
+        name = cons.this.name
+        body = cons.expressions[0] if cons.expressions else None
+        if isinstance(body, exp.PrimaryKey):
+            cols = tuple(e.name for e in body.expressions)
+            out.names.append(NamedConstraint(table, name, "PRIMARY KEY", cols))
+        elif isinstance(body, exp.UniqueColumnConstraint):
+            cols = tuple(e.name for e in body.this.expressions) if body.this else ()
+            out.names.append(NamedConstraint(table, name, "UNIQUE", cols))
+        elif isinstance(body, exp.ForeignKey):
+            ref = body.args.get("reference")
+            cols = tuple(e.name for e in body.expressions)
+            ref_table = ref.this.this.name if ref is not None and isinstance(ref.this, exp.Schema) else None
+            options = [str(o).upper() for o in (ref.args.get("options") if ref is not None else None) or []]
+            on_delete = next((o[len("ON DELETE ") :] for o in options if o.startswith("ON DELETE ")), None)
+            on_update = next((o[len("ON UPDATE ") :] for o in options if o.startswith("ON UPDATE ")), None)
+            if on_delete or on_update:
+                out.gaps.append(Gap("fk-referential-action", _where(source, stmt, name)))
+                ref.set("options", None)
+            out.names.append(NamedConstraint(table, name, "FOREIGN KEY", cols, None, ref_table, on_delete, on_update))
+        elif isinstance(body, exp.CheckColumnConstraint):
+            check = _rewrite_json_and_regex(body.this, hits)
+            body.set("this", check)
+            cols = tuple(sorted({c.name for c in check.find_all(exp.Column)}))
+            out.names.append(NamedConstraint(table, name, "CHECK", cols, check.sql("duckdb")))
+    if any(n.table == table for n in out.names):
+        out.gaps.append(Gap("constraint-names", _where(source, stmt, table)))
+    for col in schema.find_all(exp.ColumnDef):
+        kind = col.args.get("kind")
+        if isinstance(kind, exp.DataType) and kind.this == exp.DataType.Type.JSONB:
+            out.gaps.append(Gap("jsonb-type", _where(source, stmt, f"{table}.{col.name}")))
+    for rule in sorted(hits - {"jsonb-type"}):
+        out.gaps.append(Gap(rule, _where(source, stmt, table)))
+    return tree
+
+
+def _adapt_function(stmt: Statement, source: str, out: Adapted) -> None:
+    head = _FUNC_HEAD.match(stmt.sql)
+    lang = _LANGUAGE.search(stmt.sql)
+    name = head.group(1) if head else "function"
+    if not head or not lang or lang.group(1).lower() != "sql":
+        out.gaps.append(Gap("plpgsql-function", _where(source, stmt, name)))
+        return
+    params = [p.split()[0] for p in head.group(2).split(",") if p.strip()]
+    body = _BODY.search(stmt.sql)
+    select = sqlglot.parse_one(body.group(2), read="postgres") if body else None
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or select.args.get("from"):
+        out.gaps.append(Gap("plpgsql-function", _where(source, stmt, name)))
+        return
+    hits: set[str] = set()
+    expr = _rewrite_json_and_regex(select.expressions[0], hits)
+    macro = f"CREATE MACRO {name}({', '.join(params)}) AS {expr.sql('duckdb')}"
+    out.statements.append(Statement(macro, stmt.line))
+    out.gaps.append(Gap("sql-function-as-macro", _where(source, stmt, name)))
+    for rule in sorted(hits):
+        out.gaps.append(Gap(rule, _where(source, stmt, name)))
+
+
+def _adapt_index(tree: exp.Create, stmt: Statement, source: str, out: Adapted) -> exp.Create | None:
+    index = tree.this
+    name = index.name
+    params = index.args.get("params")
+    using = params.args.get("using") if params else None
+    if using is not None and str(using.name if hasattr(using, "name") else using).lower() == "gin":
+        out.gaps.append(Gap("gin-full-text-index", _where(source, stmt, name)))
+        return None
+    if any(isinstance(c, exp.Ordered) and c.args.get("desc") for c in (params.args.get("columns") or [])):
+        out.gaps.append(Gap("index-sort-order", _where(source, stmt, name)))
+    where = params.args.get("where") if params else None
+    if where is not None:
+        out.gaps.append(Gap("partial-index", _where(source, stmt, name)))
+        if tree.args.get("unique"):
+            return None
+        params.set("where", None)
+    return tree
+
+
+def adapt_statement(stmt: Statement, source: str) -> Adapted:
+    """Derive DuckDB statements for one PostgreSQL statement of `source` (a file name)."""
+    out = Adapted()
+    sql = stmt.sql
+    if re.match(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b", sql, re.I):
+        _adapt_function(stmt, source, out)
+        return out
+    if trig := _TRIGGER.match(sql):
+        out.gaps.append(Gap("trigger", _where(source, stmt, trig.group(1))))
+        return out
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError:
+        out.statements.append(stmt)
+        return out
+    if isinstance(tree, exp.Command):
+        out.statements.append(stmt)
+        return out
+    if isinstance(tree, exp.Create) and tree.kind == "TABLE":
+        tree = _adapt_create_table(tree, stmt, source, out)
+    elif isinstance(tree, exp.Create) and tree.kind == "INDEX":
+        tree = _adapt_index(tree, stmt, source, out)
+        if tree is None:
+            return out
+    else:
+        hits: set[str] = set()
+        tree = _rewrite_json_and_regex(tree, hits)
+        for rule in sorted(hits):
+            target = tree.find(exp.Table)
+            out.gaps.append(Gap(rule, _where(source, stmt, target.name if target else "statement")))
+    out.statements.append(Statement(tree.sql("duckdb"), stmt.line))
+    return out
+
+
+def adapt_script(text: str, source: str) -> Adapted:
+    """Derive DuckDB's form of a whole PostgreSQL script."""
+    out = Adapted()
+    for stmt in split_sql(text):
+        out.extend(adapt_statement(stmt, source))
+    return out

@@ -1,0 +1,190 @@
+"""The migration runner: versioned PostgreSQL files are the schema, applied in order to either engine."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from . import config
+from .dialect import Adapted, Gap, adapt_script
+from .engines import Engine
+from .errors import WorkbookError
+from .sqlsplit import Statement, split_sql
+
+FILE_RE = re.compile(r"^V(?P<version>\d{4,})__(?P<slug>[A-Za-z0-9_]+)\.sql$")
+LEDGER = "schema_migrations"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One versioned migration file."""
+
+    version: str
+    description: str
+    path: Path
+
+    @cached_property
+    def raw(self) -> bytes:
+        return self.path.read_bytes()
+
+    @property
+    def text(self) -> str:
+        return self.raw.decode("utf-8")
+
+    @property
+    def checksum(self) -> str:
+        """sha256 of the file's bytes."""
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def adapted(self) -> Adapted:
+        """DuckDB's form of this file, with its gap rows."""
+        return adapt_script(self.text, self.name)
+
+    def statements(self, engine: str) -> list[Statement]:
+        """The statements to run on `engine`: the file itself, or DuckDB's derived form."""
+        return self.adapted().statements if engine == "duckdb" else split_sql(self.text)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A row of schema_migrations."""
+
+    version: str
+    description: str
+    checksum: str
+    applied_at: object
+
+
+@dataclass(frozen=True)
+class Status:
+    """A migration file or ledger row with its state: applied, pending or missing."""
+
+    version: str
+    description: str
+    state: str
+    checksum: str
+    applied_at: object = None
+
+
+def discover(directory: Path = config.MIGRATIONS_DIR) -> list[Migration]:
+    """All migration files of a folder in version order; a misnamed or duplicate file is an error."""
+    if not directory.is_dir():
+        raise WorkbookError(f"migrations folder {directory} does not exist")
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        m = FILE_RE.match(path.name)
+        if not m:
+            raise WorkbookError(f"{path.name}: migration file names must look like V0001__description.sql")
+        number = int(m["version"])
+        if number in found:
+            raise WorkbookError(f"{path.name}: version {m['version']} is also used by {found[number].name}")
+        found[number] = Migration(m["version"], m["slug"].replace("_", " "), path)
+    return [found[k] for k in sorted(found)]
+
+
+def applied(engine: Engine) -> list[Applied]:
+    """Rows of schema_migrations in version order; empty before the first migration."""
+    if not engine.table_exists(LEDGER):
+        return []
+    rows = engine.fetchall(f"SELECT version, description, checksum, applied_at FROM {LEDGER}")
+    return sorted((Applied(*r) for r in rows), key=lambda a: int(a.version))
+
+
+def pending(engine: Engine, migrations: list[Migration]) -> list[Migration]:
+    """Files not yet applied, after checking the ledger against the files; raises on drift."""
+    done = applied(engine)
+    by_version = {int(m.version): m for m in migrations}
+    for row in done:
+        mig = by_version.get(int(row.version))
+        if mig is None:
+            raise WorkbookError(
+                f"V{row.version}__{row.description.replace(' ', '_')}.sql: applied migration file is missing"
+            )
+        if mig.checksum != row.checksum:
+            raise WorkbookError(
+                f"{mig.name}: checksum changed since it was applied "
+                f"(applied {row.checksum[:12]}, file {mig.checksum[:12]}); add a new migration instead"
+            )
+    done_versions = {int(r.version) for r in done}
+    last = max(done_versions, default=-1)
+    todo = [m for m in migrations if int(m.version) not in done_versions]
+    for mig in todo:
+        if int(mig.version) < last:
+            raise WorkbookError(
+                f"{mig.name}: version {mig.version} is older than the last applied version; "
+                "give it a version above every applied one"
+            )
+    return todo
+
+
+def status(engine: Engine, migrations: list[Migration]) -> list[Status]:
+    """Every file and ledger row with its state, without raising on drift."""
+    done = {int(a.version): a for a in applied(engine)}
+    rows = []
+    for mig in migrations:
+        row = done.pop(int(mig.version), None)
+        if row is None:
+            rows.append(Status(mig.version, mig.description, "pending", mig.checksum))
+        elif row.checksum != mig.checksum:
+            rows.append(Status(mig.version, mig.description, "changed", mig.checksum, row.applied_at))
+        else:
+            rows.append(Status(mig.version, mig.description, "applied", row.checksum, row.applied_at))
+    for row in done.values():
+        rows.append(Status(row.version, row.description, "missing", row.checksum, row.applied_at))
+    return sorted(rows, key=lambda s: int(s.version))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def apply(engine: Engine, mig: Migration) -> None:
+    """Apply one file in its own transaction and record it; on error nothing of it remains."""
+    statements = mig.statements(engine.name)
+    try:
+        with engine.transaction():
+            for stmt in statements:
+                try:
+                    engine.execute(stmt.sql)
+                except Exception as exc:
+                    raise WorkbookError(f"{mig.name}:{stmt.line}: {_first_line(exc)} (statement: {stmt.head})") from exc
+            engine.execute(
+                f"INSERT INTO {LEDGER} (version, description, checksum) VALUES (?, ?, ?)",
+                [mig.version, mig.description, mig.checksum],
+            )
+    except WorkbookError:
+        raise
+    except Exception as exc:  # commit-time failures
+        raise WorkbookError(f"{mig.name}: {_first_line(exc)}") from exc
+
+
+def migrate(
+    engine: Engine,
+    directory: Path = config.MIGRATIONS_DIR,
+    progress: Callable[[str], None] | None = None,
+) -> list[Migration]:
+    """Apply every pending migration in order; returns the files applied (none: a no-op)."""
+    migrations = discover(directory)
+    todo = pending(engine, migrations)
+    for i, mig in enumerate(todo, 1):
+        if progress:
+            progress(f"[{i}/{len(todo)}] applying {mig.name}")
+        apply(engine, mig)
+    return todo
+
+
+def gaps(directory: Path = config.MIGRATIONS_DIR) -> list[Gap]:
+    """Every DuckDB adaptation the migrations need, in file and line order."""
+    out: list[Gap] = []
+    for mig in discover(directory):
+        out += mig.adapted().gaps
+    return out
