@@ -111,7 +111,11 @@ APPLICATIONS = Table(
 PROFILES = Table(
     "profiles",
     columns=(col("id"), col("user_id"), col("bio", "TEXT", nullable=True)),
-    constraints=(pk("profiles", "id"), fk("profiles", "user_id", "users"), uq("uq_profiles_user_id", "user_id")),
+    constraints=(
+        pk("profiles", "id"),
+        fk("profiles", "user_id", "users"),
+        uq("uq_profiles_user_id", "user_id"),
+    ),
 )
 CATEGORIES = Table(
     "categories",
@@ -383,3 +387,20 @@ def test_er_svg_without_dot(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     assert str(info.value) == render.DOT_MISSING
     assert "\n" not in str(info.value)
     assert str(info.value).startswith("Graphviz 'dot' not found on PATH: run 'make setup'")
+
+
+def test_er_graph_escapes_html_and_uses_row_ports() -> None:
+    table = Table("t", columns=(col("a<b", "TEXT", comment="x & y"),))
+    source = render.er_graph(Catalog("duckdb", (table,))).source
+    assert "a&lt;b : text" in source
+    edges = render.er_graph(CATALOG).source
+    owner = next(line for line in edges.splitlines() if "label=owner_id" in line)
+    assert owner.strip().startswith("projects -> users")
+    assert 'headport="l0:w"' in owner and 'tailport="r2:e"' in owner
+
+
+def test_junction_evidence_names_joint_key() -> None:
+    members = next(r for r in render.relationships(CATALOG) if r.via == "project_members")
+    assert members.evidence.endswith("jointly unique (pk_project_members)")
+    app = next(r for r in render.relationships(CATALOG) if r.via == "pattern_applications")
+    assert "not unique together" in app.evidence

@@ -81,8 +81,9 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "jsonb-functions",
-            "jsonb_typeof(x), the ? key-exists operator",
-            "rewritten as lower(json_type(x)) and json_exists(x, '$.key'); json_type names differ "
+            "jsonb_typeof(x), the ? key-exists operator, the -> operator",
+            "rewritten as lower(json_type(x)), json_exists(x, '$.key') and json_extract(x, '$.key'); "
+            "json_type names differ "
             "for scalars (VARCHAR vs string), object and array agree",
             "yes",
         ),
@@ -172,13 +173,21 @@ def _rewrite_json_and_regex(node: exp.Expression, hits: set[str]) -> exp.Express
             hits.add("jsonb-functions")
             key = n.expression.name
             return exp.Anonymous(this="json_exists", expressions=[n.this, exp.Literal.string(f'$."{key}"')])
+        if isinstance(n, exp.JSONExtract):
+            hits.add("jsonb-functions")
+            return exp.Anonymous(this="json_extract", expressions=[n.this, n.expression])
         if isinstance(n, (exp.RegexpLike, exp.RegexpILike)):
             hits.add("posix-regex")
         if isinstance(n, exp.DataType) and n.this == exp.DataType.Type.JSONB:
             hits.add("jsonb-type")
         return n
 
-    return node.transform(fn)
+    for _ in range(4):  # a replaced node's children are visited on the next pass
+        before = node.sql("postgres")
+        node = node.transform(fn)
+        if node.sql("postgres") == before:
+            break
+    return node
 
 
 def _columns(node: exp.Expression) -> tuple[str, ...]:
@@ -214,6 +223,11 @@ def _adapt_create_table(tree: exp.Create, stmt: Statement, source: str, out: Ada
             body.set("this", check)
             cols = tuple(sorted({c.name for c in check.find_all(exp.Column)}))
             out.names.append(NamedConstraint(table, name, "CHECK", cols, check.sql("duckdb")))
+    for col in schema.find_all(exp.ColumnDef):
+        for ref in col.find_all(exp.Reference):
+            if ref.args.get("options"):
+                out.gaps.append(Gap("fk-referential-action", _where(source, stmt, f"{table}.{col.name}")))
+                ref.set("options", None)
     if any(n.table == table for n in out.names):
         out.gaps.append(Gap("constraint-names", _where(source, stmt, table)))
     for col in schema.find_all(exp.ColumnDef):

@@ -155,9 +155,9 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def _port(index: int) -> str:
-    """The port name of the index-th column row."""
-    return f"c{index}"
+def _port(index: int, side: str) -> str:
+    """The port name of the index-th column row on its left ("w") or right ("e") cell, with compass."""
+    return f"{'l' if side == 'w' else 'r'}{index}:{side}"
 
 
 def _node_label(table: Table) -> str:
@@ -172,19 +172,19 @@ def _node_label(table: Table) -> str:
         if col.nullable:
             text = f"<I>{text}?</I>"
         rows.append(
-            f'<TR><TD ALIGN="LEFT">{markers}</TD><TD ALIGN="LEFT" PORT="{_port(i)}">{text}</TD></TR>'
+            f'<TR><TD ALIGN="LEFT" PORT="l{i}">{markers}</TD><TD ALIGN="LEFT" PORT="r{i}">{text}</TD></TR>'
         )
     body = "".join(rows)
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{body}</TABLE>>'
 
 
-def _column_port(catalog: Catalog, table_name: str, column: str) -> str | None:
+def _column_port(catalog: Catalog, table_name: str, column: str, side: str) -> str | None:
     """The port of a column's row in a table node, or None when the table or column is unknown."""
     try:
         names = [c.name for c in catalog.table(table_name).columns]
     except KeyError:
         return None
-    return _port(names.index(column)) if column in names else None
+    return _port(names.index(column), side) if column in names else None
 
 
 def er_graph(catalog: Catalog) -> graphviz.Digraph:
@@ -207,11 +207,13 @@ def er_graph(catalog: Catalog) -> graphviz.Digraph:
                 "arrowhead": _ARROWS[parent_side],
                 "arrowtail": _ARROWS[child_side],
             }
-            tail = _column_port(catalog, table.name, fk.columns[0]) if fk.columns else None
+            tail = _column_port(catalog, table.name, fk.columns[0], "e") if fk.columns else None
             ref = _ref_columns(catalog, fk)
-            head = _column_port(catalog, fk.ref_table or "", ref[0]) if ref else None
+            head = _column_port(catalog, fk.ref_table or "", ref[0], "w") if ref else None
             if tail:
-                attrs["tailport"] = tail
+                attrs["tailport"] = (
+                    tail  # leave the child row to the right, enter the parent row from the left
+                )
             if head:
                 attrs["headport"] = head
             graph.edge(table.name, fk.ref_table or "", **attrs)
@@ -455,7 +457,9 @@ def _junction_relationships(table: Table) -> list[Relationship]:
     for first, second in combinations(by_parent, 2):
         fks = by_parent[first] + by_parent[second]
         evidence = "; ".join(f"{fk.name}: {_cols_text(table, fk.columns)} NOT NULL" for fk in fks)
-        evidence += "; neither is part of a unique key"
+        pair_cols = {c for fk in fks for c in fk.columns}
+        joint = [name for name, key in _named_unique_keys(table) if pair_cols <= set(key)]
+        evidence += f"; jointly unique ({joint[0]})" if joint else "; not unique together"
         if history:
             evidence += f"; with history ({', '.join(history)})"
         out.append(Relationship("many-to-many", first, second, table.name, evidence))
@@ -471,7 +475,9 @@ def relationships(catalog: Catalog) -> list[Relationship]:
         for col in table.columns:
             if _is_json(col):
                 evidence = f"{table.name}.{col.name} {col.type}: nested document"
-                found.add(Relationship("hierarchical", table.name, f"{table.name}.{col.name}", "json", evidence))
+                found.add(
+                    Relationship("hierarchical", table.name, f"{table.name}.{col.name}", "json", evidence)
+                )
         stamps = [c.name for c in table.columns if _is_timestamp(c)]
         if stamps:
             found.add(Relationship("temporal", table.name, "", "", ", ".join(stamps)))

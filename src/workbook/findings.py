@@ -1,0 +1,363 @@
+"""Design review findings: defects of the seed, each with evidence re-run on every build.
+
+Each finding's `check` builds what it needs on a fresh engine, runs the seed's SQL (or the
+design's fix) and returns the evidence as text. When the defect no longer reproduces, or the
+fix no longer holds, the check raises `EvidenceLost` and the build fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import migrate, render, seed
+from .catalog import read_catalog
+from .engines import Engine, connect
+from .errors import WorkbookError
+from .violations import first_line, try_write
+
+
+class EvidenceLost(WorkbookError):
+    """A finding's evidence no longer holds: the document would state something false."""
+
+
+def fresh(engine: str) -> Engine:
+    """An empty database on the named engine."""
+    return connect(engine)
+
+
+def design(engine: str) -> Engine:
+    """A fresh database with every migration applied."""
+    e = fresh(engine)
+    migrate.migrate(e)
+    return e
+
+
+def seed_schema(engine: str) -> Engine:
+    """A fresh database holding the seed's own schema (parents first; adapted on DuckDB)."""
+    e = fresh(engine)
+    seed.build_seed_schema(e)
+    return e
+
+
+def expect(cond: bool, finding: str, what: str) -> None:
+    """Fail the build when a finding's evidence stopped holding."""
+    if not cond:
+        raise EvidenceLost(f"finding {finding}: evidence no longer holds: {what}")
+
+
+USER = "INSERT INTO users (id, email, name) VALUES ('00000000-0000-0000-0000-000000000001', 'ada@example.com', 'Ada')"
+UID = "'00000000-0000-0000-0000-000000000001'"
+TID = "'00000000-0000-0000-0000-0000000000a1'"
+
+
+def _template(version: str = "1.0.0", extra_cols: str = "", extra_vals: str = "") -> str:
+    return (
+        f"INSERT INTO templates (id, name, description, category, version, author_id{extra_cols}) "
+        f"VALUES ({TID}, 'react-app', 'A React application starter', 'framework', '{version}', {UID}{extra_vals})"
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One defect of the seed and the fix this design adopts."""
+
+    id: str
+    severity: str  # "high" | "medium" | "low"
+    title: str
+    seed_says: str
+    fix: str
+    check: Callable[[str], str]
+
+    def evidence(self, engine: str = "duckdb") -> str:
+        """Re-run the evidence on `engine` and return it as one line of text."""
+        return " ".join(self.check(engine).split())
+
+
+def f01_order(engine: str) -> str:
+    e = fresh(engine)
+    users, projects = seed.find(r"CREATE TABLE users"), seed.find(r"CREATE TABLE projects")
+    from .dialect import adapt_statement
+
+    errors = []
+    for s in (users, projects):
+        stmts = adapt_statement(s.statement, "seed").statements if engine == "duckdb" else [s.statement]
+        try:
+            for st in stmts:
+                e.execute(st.sql)
+        except Exception as exc:
+            errors.append((s, first_line(exc)))
+    expect(len(errors) == 1 and errors[0][0] is projects, "F01", "CREATE TABLE projects no longer fails")
+    expect("templates" in errors[0][1], "F01", "the error no longer names templates")
+    order = [m.name for m in migrate.discover()]
+    t, p = order.index("V0003__templates.sql"), order.index("V0004__projects.sql")
+    expect(t < p, "F01", "templates is no longer created before projects")
+    return f"seed statement {projects.number} fails: `{errors[0][1]}`; the design creates templates in V0003, projects in V0004"
+
+
+def f02_audit_columns(engine: str) -> str:
+    e = seed_schema(engine)
+    cat = read_catalog(e)
+    trig = seed.find(r"FUNCTION audit_trigger")
+    used = sorted(set(re.findall(r"(?:OLD|NEW)\.(\w+)", trig.sql)) - {"id"})
+    missing = [
+        f"{t}.{c}" for t in ("users", "templates", "projects", "patterns") for c in used
+        if c not in {col.name for col in cat.table(t).columns}
+    ]
+    expect(bool(missing), "F02", "the audited tables now have the columns the trigger reads")
+    return f"audit_trigger reads {', '.join('OLD/NEW.' + c for c in used)}; the seed's catalog has none of: {', '.join(missing)}"
+
+
+def f03_projects_deleted_at(engine: str) -> str:
+    e = seed_schema(engine)
+    q = seed.queries()[0].sql.replace("$1", "CAST(NULL AS UUID)")
+    try:
+        e.execute(q)
+        err = None
+    except Exception as exc:
+        err = first_line(exc)
+    expect(err is not None and "deleted_at" in err, "F03", "access pattern 1 now runs on the seed schema")
+    d = design(engine)
+    d.execute(q)
+    return f"seed access pattern 1 on the seed schema: `{err}`; on the design it runs"
+
+
+def f04_schema_default(engine: str) -> str:
+    d = design(engine)
+    ok = d.scalar("SELECT validate_template_schema(CAST('{}' AS JSON))" if engine == "duckdb"
+                  else "SELECT validate_template_schema('{}'::jsonb)")
+    expect(ok is False, "F04", "validate_template_schema('{}') is no longer false")
+    cat = read_catalog(d)
+    default = cat.table("templates").column("schema").default
+    d.execute(USER)
+    rejected = try_write(d, cat, "templates", _template())
+    expect(rejected is None, "F04", "the design's default schema document is rejected")
+    return f"validate_template_schema('{{}}') = false, so the seed's DEFAULT '{{}}' fails its own templates_schema_valid; the design's default {default} passes"
+
+
+def f05_email_case(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute("INSERT INTO users (email, name) VALUES ('Ada@Example.com', 'Ada')")
+    s.execute("INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada Again')")
+    n = s.scalar("SELECT count(*) FROM users WHERE lower(email) = 'ada@example.com'")
+    expect(n == 2, "F05", "the seed schema now rejects a case-only duplicate e-mail")
+    d = design(engine)
+    cat = read_catalog(d)
+    d.execute("INSERT INTO users (email, name) VALUES ('Ada@Example.com', 'Ada')")
+    name = try_write(d, cat, "users", "INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada Again')")
+    expect(name == "uq_users_email_lower", "F05", f"the design no longer rejects it by uq_users_email_lower ({name})")
+    return f"seed: 'Ada@Example.com' and 'ada@example.com' both accepted ({n} rows); design: rejected by {name}"
+
+
+POPULAR_FIXED = """
+WITH project_counts AS (
+    SELECT template_id, count(*) AS project_count FROM projects GROUP BY template_id
+), pattern_usage AS (
+    SELECT template_id, avg(usage_count) AS avg_pattern_usage FROM patterns GROUP BY template_id
+)
+SELECT t.id, t.name, t.description, t.category,
+       coalesce(pc.project_count, 0) AS project_count,
+       pu.avg_pattern_usage
+FROM templates AS t
+LEFT JOIN project_counts AS pc ON pc.template_id = t.id
+LEFT JOIN pattern_usage AS pu ON pu.template_id = t.id
+WHERE t.published = true
+  AND t.deleted_at IS NULL
+ORDER BY project_count DESC, avg_pattern_usage DESC
+"""
+
+
+def f09_fan_out(engine: str) -> str:
+    d = design(engine)
+    d.execute(USER)
+    d.execute(_template("1.0.0", ", published", ", true"))
+    for i in range(2):
+        d.execute(f"INSERT INTO projects (name, owner_id, template_id) VALUES ('project {i}', {UID}, {TID})")
+    for i in range(3):
+        d.execute(f"INSERT INTO patterns (name, description, template_id, usage_count) VALUES ('pattern {i}', 'd', {TID}, {i})")
+    seed_count = d.fetchall(seed.queries()[1].sql)[0][4]
+    fixed_count = d.fetchall(POPULAR_FIXED)[0][4]
+    expect(seed_count == 6 and fixed_count == 2, "F09", f"counts are {seed_count} and {fixed_count}")
+    return f"one template with 2 projects and 3 patterns: the seed's query reports project_count = {seed_count}; aggregating before joining gives {fixed_count}"
+
+
+def f10_redundant_indexes(engine: str) -> str:
+    s = seed_schema(engine)
+    cat = read_catalog(s)
+    redundant = []
+    for t in cat.base_tables:
+        uniques = [c for c in t.constraints if c.kind in ("UNIQUE", "PRIMARY KEY") and len(c.columns) > 1]
+        for i in t.indexes:
+            for u in uniques:
+                if not i.unique and i.predicate is None and tuple(u.columns[: len(i.keys)]) == i.keys:
+                    redundant.append(f"{i.name} ({', '.join(i.keys)}) is a prefix of UNIQUE({', '.join(u.columns)})")
+    expect(len(redundant) >= 2, "F10", "the seed's redundant indexes are gone")
+    return "; ".join(sorted(redundant))
+
+
+def f11_no_application_table(engine: str) -> str:
+    s = seed_schema(engine)
+    cat = read_catalog(s)
+    m2m = [r for r in render.relationships(cat) if r.kind == "many-to-many"]
+    expect(not m2m, "F11", "the seed schema now has a many-to-many table")
+    d = design(engine)
+    ours = [r for r in render.relationships(read_catalog(d)) if r.kind == "many-to-many"]
+    expect(any(r.via == "pattern_applications" for r in ours), "F11", "pattern_applications is not many-to-many")
+    return f"seed schema: no table links projects and patterns (many-to-many relationships found: {len(m2m)}); design: " + ", ".join(f"{r.parent} ↔ {r.child} via {r.via}" for r in ours)
+
+
+def f12_cardinality(engine: str) -> str:
+    s = seed_schema(engine)
+    cat = read_catalog(s)
+    projects = cat.table("projects")
+    fk = next(f for f in projects.foreign_keys if f.ref_table == "templates")
+    parent, child = render.cardinality(projects, fk)
+    stated = re.search(r"TEMPLATE (\S+)--(\S+) PROJECT", seed.seed_text())
+    expect(stated is not None and stated.group(1) != parent, "F12", "the seed's diagram now matches its DDL")
+    return f"seed diagram: TEMPLATE {stated.group(1)}--{stated.group(2)} PROJECT; its DDL (template_id nullable) gives TEMPLATE {parent}--{child} PROJECT"
+
+
+def f13_version_regex(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    accepted = []
+    for v in ("1.2.3garbage", "1.2.3.4", "01.2.3"):
+        try:
+            s.execute(_template(v).replace(TID, "gen_random_uuid()"))
+            accepted.append(v)
+        except Exception:
+            pass
+    expect(len(accepted) == 3, "F13", f"the seed's version check now rejects some of them ({accepted})")
+    d = design(engine)
+    cat = read_catalog(d)
+    d.execute(USER)
+    names = {v: try_write(d, cat, "templates", _template(v)) for v in accepted}
+    expect(set(names.values()) == {"ck_templates_version_semver"}, "F13", f"design verdicts {names}")
+    ok = try_write(d, cat, "templates", _template("1.2.3-beta.1+build.5"))
+    expect(ok is None, "F13", "the design rejects a valid semantic version")
+    return f"seed check accepts {', '.join(accepted)}; the design's ck_templates_version_semver rejects all three and accepts 1.2.3-beta.1+build.5"
+
+
+def f06_placeholder_checksum(engine: str) -> str:
+    d = design(engine)
+    cat = read_catalog(d)
+    insert = seed.find(r"INSERT INTO schema_migrations")
+    name = try_write(d, cat, "schema_migrations", insert.sql)
+    expect(name == "ck_schema_migrations_checksum", "F06", f"the placeholder is no longer rejected ({name})")
+    return f"the seed's sample migration records checksum 'sha256_checksum_here' and manages its own BEGIN/COMMIT; the design's ledger rejects it by {name} and the runner computes the sha256 and owns the transaction"
+
+
+def f07_migration_log(engine: str) -> str:
+    missing = seed.referenced_but_never_created()
+    names = sorted({n for n, _ in missing})
+    expect("migration_log" in names, "F07", "migration_log is now created by the seed")
+    s = next(s for n, s in missing if n == "migration_log")
+    body = s.sql
+    expect("WHERE migration_name = migration_name" in body, "F07", "the self-comparison is gone")
+    return f"seed statement {s.number} writes to {', '.join(names)}, which no seed statement creates, and filters `WHERE migration_name = migration_name` (a parameter compared with itself)"
+
+
+def f08_gin_expression(engine: str) -> str:
+    from .catalog import normalise_expr
+
+    idx = seed.find(r"idx_templates_name_gin")
+    indexed = re.search(r"gin\((to_tsvector\(.*\))\)", idx.sql, re.I).group(1)
+    query = seed.queries()[2].sql
+    searched = re.search(r"WHERE (to_tsvector\(.*?\)) @@", query, re.S).group(1)
+    a, b = normalise_expr(indexed, "postgres"), normalise_expr(searched.replace("t.", ""), "postgres")
+    expect(a != b, "F08", "the seed's index expression now matches the query")
+    return f"index expression `{a}` differs from the query's `{b}`, so the planner cannot use the index for the search; the design indexes the query's expression (ix_templates_search)"
+
+
+def f17_unique_name_soft_delete(engine: str) -> str:
+    d = design(engine)
+    cat = read_catalog(d)
+    d.execute(USER)
+    d.execute(f"INSERT INTO projects (name, owner_id) VALUES ('site', {UID})")
+    d.execute("UPDATE projects SET deleted_at = created_at WHERE name = 'site'")
+    name = try_write(d, cat, "projects", f"INSERT INTO projects (name, owner_id) VALUES ('site', {UID})")
+    expect(name == "uq_projects_owner_id_name", "F17", f"re-using a soft-deleted name gives {name}")
+    return f"after soft-deleting project 'site', creating another 'site' for the same owner is rejected by {name}"
+
+
+def f19_updated_at(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute("INSERT INTO users (email, name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', "
+              "TIMESTAMPTZ '2024-01-01 00:00:00+00', TIMESTAMPTZ '2024-01-01 00:00:00+00')"
+              if engine == "duckdb" else
+              "INSERT INTO users (email, name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', "
+              "'2024-01-01 00:00:00+00', '2024-01-01 00:00:00+00')")
+    s.execute("UPDATE users SET name = 'Ada Lovelace'")
+    same = s.scalar("SELECT updated_at = created_at FROM users")
+    expect(same is True, "F19", "the seed schema now maintains updated_at")
+    return "in the seed schema, UPDATE users SET name = ... leaves updated_at at its insert value; nothing in the seed maintains it"
+
+
+FINDINGS: list[Finding] = [
+    Finding("F01", "high", "Tables created before the tables they reference",
+            "`CREATE TABLE projects` comes before `CREATE TABLE templates`, but references it.",
+            "Migrations create parents first: V0003 templates, then V0004 projects.", f01_order),
+    Finding("F02", "high", "Audit trigger reads columns that do not exist",
+            "`audit_trigger()` logs `OLD.updated_by` / `NEW.created_by` as the actor.",
+            "The actor comes from the `workbook.actor_id` session setting (V0008).", f02_audit_columns),
+    Finding("F03", "high", "Access pattern 1 filters on a column the seed never adds",
+            "Query 1 filters `p.deleted_at IS NULL`; soft delete adds `deleted_at` to templates and patterns only.",
+            "V0009 adds `deleted_at` to projects too, with an `active_projects` view.", f03_projects_deleted_at),
+    Finding("F04", "high", "Default template schema violates its own check",
+            "`schema JSONB NOT NULL DEFAULT '{}'` with `CHECK (validate_template_schema(schema))`.",
+            "Default `{\"variables\": [], \"files\": []}`; the function is a LANGUAGE sql expression.", f04_schema_default),
+    Finding("F05", "medium", "E-mail uniqueness is case-sensitive",
+            "`email VARCHAR(255) UNIQUE`, so `Ada@Example.com` and `ada@example.com` are two users.",
+            "Unique index `uq_users_email_lower` on `lower(email)`.", f05_email_case),
+    Finding("F06", "low", "Sample migration records a placeholder checksum",
+            "`INSERT INTO schema_migrations ... 'sha256_checksum_here'` inside its own BEGIN/COMMIT.",
+            "The runner computes each file's sha256, owns the transaction; `ck_schema_migrations_checksum`.",
+            f06_placeholder_checksum),
+    Finding("F07", "medium", "migrate_data_safely writes to a table that does not exist",
+            "`migrate_data_safely` logs to `migration_log` and updates `WHERE migration_name = migration_name`.",
+            "Not adopted: the runner's per-file transaction and `schema_migrations` ledger replace it.",
+            f07_migration_log),
+    Finding("F08", "medium", "Full-text index does not match the search expression",
+            "`idx_templates_name_gin` indexes `to_tsvector('english', name)`; query 3 searches name || description.",
+            "`ix_templates_search` indexes the query's expression.", f08_gin_expression),
+    Finding("F09", "high", "Popular-templates query multiplies counts",
+            "Query 2 joins projects and patterns to templates in one step, then counts `p.id`.",
+            "Aggregate projects and patterns per template in CTEs, then join.", f09_fan_out),
+    Finding("F10", "low", "Indexes duplicated by unique constraints",
+            "`idx_projects_owner_id` and `idx_patterns_template_id` beside `UNIQUE(owner_id, name)` and "
+            "`UNIQUE(template_id, name)`.",
+            "Left out; the unique constraints' indexes serve those lookups.", f10_redundant_indexes),
+    Finding("F11", "medium", "Many-to-many relationship named but not modelled",
+            "Relationship analysis: \"Projects → Patterns (via application history)\"; no table holds it.",
+            "`pattern_applications` (V0006), one row per application.", f11_no_application_table),
+    Finding("F12", "low", "Conceptual diagram disagrees with the DDL on optionality",
+            "`TEMPLATE ||--o{ PROJECT` (exactly one template) while `projects.template_id` is nullable.",
+            "Diagrams are derived from the catalog, so cardinality follows nullability.", f12_cardinality),
+    Finding("F13", "medium", "Version check accepts non-semantic versions",
+            "`CHECK (version ~ '^[0-9]+\\.[0-9]+\\.[0-9]+.*$')`.",
+            "`ck_templates_version_semver` with the semver 2.0 grammar (pre-release and build allowed).",
+            f13_version_regex),
+    Finding("F17", "low", "Soft-deleted projects keep their names reserved",
+            "`UNIQUE(owner_id, name)` with soft delete.",
+            "Kept on purpose: a soft-deleted project can always be restored without a name clash.",
+            f17_unique_name_soft_delete),
+    Finding("F19", "medium", "updated_at is never maintained",
+            "Every table has `updated_at ... DEFAULT NOW()`, but nothing updates it.",
+            "`set_updated_at()` BEFORE UPDATE triggers (V0011, PostgreSQL).", f19_updated_at),
+]
+
+
+def evaluate(engine: str = "duckdb") -> list[tuple[Finding, str]]:
+    """Re-run every finding's evidence; raises EvidenceLost if any stopped holding."""
+    return [(f, f.evidence(engine)) for f in FINDINGS]
+
+
+def markdown(results: list[tuple[Finding, str]]) -> str:
+    """The findings as a GitHub-flavoured markdown table."""
+    from .tables import md_table
+
+    return md_table(
+        ["ID", "Severity", "Finding", "The seed says", "Evidence (re-run on every build)", "Fix adopted"],
+        [[f.id, f.severity, f.title, f.seed_says, ev, f.fix] for f, ev in results],
+    )
