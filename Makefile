@@ -1,0 +1,69 @@
+# workbook: executed data design. `make docs` and `make test` bootstrap everything else.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# jupysql's telemetry and update check stay off: nothing here calls the network.
+export PLOOMBER_STATS_ENABLED := false
+export PLOOMBER_VERSION_CHECK_DISABLED := true
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: help setup dot docs check-docs test lint format lab clean distclean
+
+help: ## list every target
+	@echo "usage: make <target>"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+setup: $(STAMP) dot ## create .venv, install requirements.txt, make sure Graphviz 'dot' is present
+
+$(STAMP): requirements.txt pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+dot: ## install Graphviz's 'dot' with the system package manager when it is missing
+	@command -v dot >/dev/null 2>&1 && exit 0; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing graphviz with apt-get" >&2; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	elif command -v brew >/dev/null 2>&1; then brew install graphviz; \
+	else echo "error: Graphviz 'dot' is missing: install graphviz (apt-get install graphviz, brew install graphviz or conda install -c conda-forge graphviz) and re-run make" >&2; exit 1; fi; \
+	command -v dot >/dev/null 2>&1 || { echo "error: Graphviz 'dot' is still missing after installing graphviz" >&2; exit 1; }
+
+docs: setup ## execute the notebooks and export docs/helix/02-design/data-design.md
+	$(PY) -m workbook docs
+
+check-docs: setup ## regenerate the document in a temp folder; fail if the committed one differs
+	$(PY) -m workbook check-docs
+
+test: setup ## run the test suite (pytest)
+	$(PY) -m pytest -q
+
+lint: setup ## ruff lint and format check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: setup ## ruff format and autofix
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+lab: setup ## start JupyterLab on notebooks/ (loopback only, no outbound calls)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser $(LAB_ROOT_FLAG) \
+	  --ServerApp.ip=127.0.0.1 --LabApp.extension_manager=readonly \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate --LabApp.news_url=None
+
+clean: ## remove generated data, databases and caches (keeps .venv)
+	find data -type f ! -name .gitkeep -delete
+	rm -rf .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+distclean: clean ## also remove .venv
+	rm -rf $(VENV)
