@@ -22,8 +22,13 @@ def test_tables_columns_and_comments(duck_catalog):
 def test_constraint_names_come_back_from_the_migrations(duck_catalog):
     projects = duck_catalog.table("projects")
     names = {c.name: c for c in projects.constraints}
-    assert {"pk_projects", "fk_projects_owner_id_users", "fk_projects_template_id_templates",
-            "uq_projects_owner_id_name", "ck_projects_name_length"} <= names.keys()
+    assert {
+        "pk_projects",
+        "fk_projects_owner_id_users",
+        "fk_projects_template_id_templates",
+        "uq_projects_owner_id_name",
+        "ck_projects_name_length",
+    } <= names.keys()
     fk = names["fk_projects_template_id_templates"]
     assert (fk.columns, fk.ref_table, fk.ref_columns) == (("template_id",), "templates", ("id",))
     assert names["uq_projects_owner_id_name"].columns == ("owner_id", "name")
@@ -42,8 +47,11 @@ def test_catalog_follows_a_changed_migration(tmp_path, migrations_copy, monkeypa
     from workbook.catalog import read_catalog
 
     f = migrations_copy / "V0004__projects.sql"
-    f.write_text(f.read_text().replace("    description   TEXT,\n", "    summary       TEXT NOT NULL,\n")
-                 .replace("projects.description IS", "projects.summary IS"))
+    f.write_text(
+        f.read_text()
+        .replace("    description   TEXT,\n", "    summary       TEXT NOT NULL,\n")
+        .replace("projects.description IS", "projects.summary IS")
+    )
     monkeypatch.setattr(config, "MIGRATIONS_DIR", migrations_copy)
     monkeypatch.setattr(migrate.discover, "__defaults__", (migrations_copy,))
     with DuckDBEngine() as db:
@@ -79,7 +87,9 @@ def test_every_finding_reproduces_on_duckdb(finding):
 def test_lost_evidence_fails_loudly(monkeypatch):
     """If the seed stopped showing a defect, the finding raises instead of printing stale evidence."""
     text = seed.seed_text()
-    monkeypatch.setattr(seed, "seed_text", lambda: text.replace("TEMPLATE ||--o{ PROJECT", "TEMPLATE |o--o{ PROJECT"))
+    monkeypatch.setattr(
+        seed, "seed_text", lambda: text.replace("TEMPLATE ||--o{ PROJECT", "TEMPLATE |o--o{ PROJECT")
+    )
     f12 = next(f for f in findings.FINDINGS if f.id == "F12")
     with pytest.raises(findings.EvidenceLost, match="F12"):
         f12.evidence("duckdb")

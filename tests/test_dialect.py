@@ -24,13 +24,22 @@ def test_split_respects_quotes_comments_and_dollar_bodies():
 @pytest.mark.parametrize(
     "sql, rule",
     [
-        ("CREATE TABLE c (id INT PRIMARY KEY, p INT, CONSTRAINT fk_c_p FOREIGN KEY (p) REFERENCES p (id) "
-         "ON DELETE CASCADE)", "fk-referential-action"),
+        (
+            "CREATE TABLE c (id INT PRIMARY KEY, p INT, CONSTRAINT fk_c_p FOREIGN KEY (p) REFERENCES p (id) "
+            "ON DELETE CASCADE)",
+            "fk-referential-action",
+        ),
         ("CREATE INDEX ix_t_a ON t (a) WHERE b IS NULL", "partial-index"),
         ("CREATE INDEX ix_t_s ON t USING gin (to_tsvector('english', s))", "gin-full-text-index"),
-        ("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END; $$", "plpgsql-function"),
+        (
+            "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END; $$",
+            "plpgsql-function",
+        ),
         ("CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", "trigger"),
-        ("CREATE TABLE j (d JSONB NOT NULL, CONSTRAINT ck_j_d CHECK (jsonb_typeof(d) = 'object'))", "jsonb-functions"),
+        (
+            "CREATE TABLE j (d JSONB NOT NULL, CONSTRAINT ck_j_d CHECK (jsonb_typeof(d) = 'object'))",
+            "jsonb-functions",
+        ),
         ("CREATE TABLE e (s TEXT, CONSTRAINT ck_e_s CHECK (s ~* '^a'))", "posix-regex"),
         ("CREATE INDEX ix_t_d ON t (a DESC)", "index-sort-order"),
     ],
@@ -60,14 +69,17 @@ def test_rewritten_statements_run_on_duckdb_and_keep_meaning():
 
 
 def test_sql_function_becomes_a_macro_that_agrees():
-    fn = ("CREATE FUNCTION v(schema JSONB) RETURNS BOOLEAN LANGUAGE sql IMMUTABLE AS $$ "
-          "SELECT (schema ? 'variables') AND jsonb_typeof((schema -> 'variables')) = 'array' $$")
+    fn = (
+        "CREATE FUNCTION v(schema JSONB) RETURNS BOOLEAN LANGUAGE sql IMMUTABLE AS $$ "
+        "SELECT (schema ? 'variables') AND jsonb_typeof((schema -> 'variables')) = 'array' $$"
+    )
     out = _one(fn)
     assert out.statements[0].sql.startswith("CREATE MACRO v(schema)")
     con = duckdb.connect()
     con.execute(out.statements[0].sql)
-    assert con.execute("""SELECT v('{"variables": []}'::JSON), v('{"variables": {}}'::JSON), v('{}'::JSON)""").fetchone() == (
-        True, False, False)
+    assert con.execute(
+        """SELECT v('{"variables": []}'::JSON), v('{"variables": {}}'::JSON), v('{}'::JSON)"""
+    ).fetchone() == (True, False, False)
 
 
 def test_unique_partial_index_is_skipped_not_widened():
@@ -76,9 +88,13 @@ def test_unique_partial_index_is_skipped_not_widened():
 
 
 def test_named_constraints_are_registered():
-    out = _one("CREATE TABLE t (id INT, a TEXT, CONSTRAINT pk_t PRIMARY KEY (id), CONSTRAINT ck_t_a CHECK (length(a) > 1))")
-    assert {(n.name, n.kind, n.columns) for n in out.names} == {("pk_t", "PRIMARY KEY", ("id",)),
-                                                                 ("ck_t_a", "CHECK", ("a",))}
+    out = _one(
+        "CREATE TABLE t (id INT, a TEXT, CONSTRAINT pk_t PRIMARY KEY (id), CONSTRAINT ck_t_a CHECK (length(a) > 1))"
+    )
+    assert {(n.name, n.kind, n.columns) for n in out.names} == {
+        ("pk_t", "PRIMARY KEY", ("id",)),
+        ("ck_t_a", "CHECK", ("a",)),
+    }
 
 
 def test_gap_rows_of_the_real_migrations_cover_every_rule_used():

@@ -58,7 +58,9 @@ def test_missing_applied_file_is_refused(tmp_path: Path, migrations_copy: Path):
     with DuckDBEngine(tmp_path / "db.duckdb") as db:
         migrate.migrate(db, migrations_copy)
         (migrations_copy / "V0006__pattern_applications.sql").unlink()
-        with pytest.raises(WorkbookError, match=r"^V0006__pattern_applications\.sql: applied migration file is missing"):
+        with pytest.raises(
+            WorkbookError, match=r"^V0006__pattern_applications\.sql: applied migration file is missing"
+        ):
             migrate.migrate(db, migrations_copy)
 
 
@@ -78,7 +80,9 @@ def test_failing_migration_leaves_database_as_before(tmp_path: Path, migrations_
         "CREATE TABLE half_done (id INTEGER);\nINSERT INTO half_done VALUES (1);\nALTER TABLE nowhere ADD COLUMN x INT;\n"
     )
     with DuckDBEngine(tmp_path / "db.duckdb") as db:
-        with pytest.raises(WorkbookError, match=r"^V0012__broken\.sql:3: .*nowhere.*\(statement: ALTER TABLE nowhere"):
+        with pytest.raises(
+            WorkbookError, match=r"^V0012__broken\.sql:3: .*nowhere.*\(statement: ALTER TABLE nowhere"
+        ):
             migrate.migrate(db, migrations_copy)
         assert "half_done" not in _tables(db)
         assert len(migrate.applied(db)) == 11  # the good files before it stay applied, nothing of V0012
@@ -128,6 +132,8 @@ def test_cli_database_that_is_not_duckdb(tmp_path: Path, capsys):
 
 
 def test_python_dash_m_workbook_runs():
-    proc = subprocess.run([sys.executable, "-m", "workbook", "--help"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbook", "--help"], capture_output=True, text=True, check=True
+    )
     assert "migrate" in proc.stdout and "validate" in proc.stdout
     assert config.MIGRATIONS_DIR.is_dir()

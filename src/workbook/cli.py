@@ -78,7 +78,9 @@ def run(argv: list[str] | None = None) -> int:
                 print(f"{r.version:<8} {r.state:<8} {r.checksum:<64}  {r.description}")
         elif args.command == "validate":
             todo = mig.pending(engine, migrations)
-            print(f"{engine.name}: {len(mig.applied(engine))} applied migration(s) match their files; {len(todo)} pending")
+            print(
+                f"{engine.name}: {len(mig.applied(engine))} applied migration(s) match their files; {len(todo)} pending"
+            )
     return 0
 
 

@@ -153,7 +153,9 @@ class Adapted:
 
 
 _LANGUAGE = re.compile(r"\bLANGUAGE\s+(\w+)", re.I)
-_FUNC_HEAD = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\((.*?)\)\s*RETURNS", re.I | re.S)
+_FUNC_HEAD = re.compile(
+    r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\((.*?)\)\s*RETURNS", re.I | re.S
+)
 _BODY = re.compile(r"\$(\w*)\$(.*)\$\1\$", re.S)
 _TRIGGER = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s+(\w+)", re.I)
 
@@ -217,7 +219,9 @@ def _adapt_create_table(tree: exp.Create, stmt: Statement, source: str, out: Ada
             if on_delete or on_update:
                 out.gaps.append(Gap("fk-referential-action", _where(source, stmt, name)))
                 ref.set("options", None)
-            out.names.append(NamedConstraint(table, name, "FOREIGN KEY", cols, None, ref_table, on_delete, on_update))
+            out.names.append(
+                NamedConstraint(table, name, "FOREIGN KEY", cols, None, ref_table, on_delete, on_update)
+            )
         elif isinstance(body, exp.CheckColumnConstraint):
             check = _rewrite_json_and_regex(body.this, hits)
             body.set("this", check)

@@ -29,6 +29,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbconvert.exporters import MarkdownExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Unicode
@@ -41,6 +42,7 @@ NOTEBOOK_GLOB = "[0-9][0-9]-*.ipynb"
 KERNEL_NAME = "python3"
 KERNEL_ENV = {
     "PLOOMBER_STATS_ENABLED": "false",  # jupysql: no telemetry
+    "PLOOMBER_VERSION_CHECK_DISABLED": "true",  # jupysql: no PyPI lookup, no "new version" notice
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silence the debugger's frozen-modules warning
     "PYTHONHASHSEED": "0",  # set/dict-of-str iteration order stable across runs
     "SOURCE_DATE_EPOCH": "0",  # matplotlib & co. stamp this instead of "now" into SVG/PDF metadata
@@ -133,6 +135,10 @@ def execute_notebook(path: Path, *, timeout: int = 600) -> nbformat.NotebookNode
         except RuntimeError as exc:  # e.g. kernel did not start
             where = f"cell {index + 1}" if index >= 0 else "kernel start"
             raise WorkbookError(f"{path.name}: {where} failed: {_first_line(exc)}") from exc
+        finally:
+            # The client does not own a km it was given, so it would leave the kernel running.
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=False)
     return nb
 
 

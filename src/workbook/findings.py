@@ -102,7 +102,9 @@ def f02_audit_columns(engine: str) -> str:
     trig = seed.find(r"FUNCTION audit_trigger")
     used = sorted(set(re.findall(r"(?:OLD|NEW)\.(\w+)", trig.sql)) - {"id"})
     missing = [
-        f"{t}.{c}" for t in ("users", "templates", "projects", "patterns") for c in used
+        f"{t}.{c}"
+        for t in ("users", "templates", "projects", "patterns")
+        for c in used
         if c not in {col.name for col in cat.table(t).columns}
     ]
     expect(bool(missing), "F02", "the audited tables now have the columns the trigger reads")
@@ -125,8 +127,11 @@ def f03_projects_deleted_at(engine: str) -> str:
 
 def f04_schema_default(engine: str) -> str:
     d = design(engine)
-    ok = d.scalar("SELECT validate_template_schema(CAST('{}' AS JSON))" if engine == "duckdb"
-                  else "SELECT validate_template_schema('{}'::jsonb)")
+    ok = d.scalar(
+        "SELECT validate_template_schema(CAST('{}' AS JSON))"
+        if engine == "duckdb"
+        else "SELECT validate_template_schema('{}'::jsonb)"
+    )
     expect(ok is False, "F04", "validate_template_schema('{}') is no longer false")
     cat = read_catalog(d)
     default = cat.table("templates").column("schema").default
@@ -145,9 +150,17 @@ def f05_email_case(engine: str) -> str:
     d = design(engine)
     cat = read_catalog(d)
     d.execute("INSERT INTO users (email, name) VALUES ('Ada@Example.com', 'Ada')")
-    name = try_write(d, cat, "users", "INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada Again')")
-    expect(name == "uq_users_email_lower", "F05", f"the design no longer rejects it by uq_users_email_lower ({name})")
-    return f"seed: 'Ada@Example.com' and 'ada@example.com' both accepted ({n} rows); design: rejected by {name}"
+    name = try_write(
+        d, cat, "users", "INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada Again')"
+    )
+    expect(
+        name == "uq_users_email_lower",
+        "F05",
+        f"the design no longer rejects it by uq_users_email_lower ({name})",
+    )
+    return (
+        f"seed: 'Ada@Example.com' and 'ada@example.com' both accepted ({n} rows); design: rejected by {name}"
+    )
 
 
 POPULAR_FIXED = """
@@ -175,7 +188,9 @@ def f09_fan_out(engine: str) -> str:
     for i in range(2):
         d.execute(f"INSERT INTO projects (name, owner_id, template_id) VALUES ('project {i}', {UID}, {TID})")
     for i in range(3):
-        d.execute(f"INSERT INTO patterns (name, description, template_id, usage_count) VALUES ('pattern {i}', 'd', {TID}, {i})")
+        d.execute(
+            f"INSERT INTO patterns (name, description, template_id, usage_count) VALUES ('pattern {i}', 'd', {TID}, {i})"
+        )
     seed_count = d.fetchall(seed.queries()[1].sql)[0][4]
     fixed_count = d.fetchall(POPULAR_FIXED)[0][4]
     expect(seed_count == 6 and fixed_count == 2, "F09", f"counts are {seed_count} and {fixed_count}")
@@ -191,7 +206,9 @@ def f10_redundant_indexes(engine: str) -> str:
         for i in t.indexes:
             for u in uniques:
                 if not i.unique and i.predicate is None and tuple(u.columns[: len(i.keys)]) == i.keys:
-                    redundant.append(f"{i.name} ({', '.join(i.keys)}) is a prefix of UNIQUE({', '.join(u.columns)})")
+                    redundant.append(
+                        f"{i.name} ({', '.join(i.keys)}) is a prefix of UNIQUE({', '.join(u.columns)})"
+                    )
     expect(len(redundant) >= 2, "F10", "the seed's redundant indexes are gone")
     return "; ".join(sorted(redundant))
 
@@ -203,8 +220,13 @@ def f11_no_application_table(engine: str) -> str:
     expect(not m2m, "F11", "the seed schema now has a many-to-many table")
     d = design(engine)
     ours = [r for r in render.relationships(read_catalog(d)) if r.kind == "many-to-many"]
-    expect(any(r.via == "pattern_applications" for r in ours), "F11", "pattern_applications is not many-to-many")
-    return f"seed schema: no table links projects and patterns (many-to-many relationships found: {len(m2m)}); design: " + ", ".join(f"{r.parent} ↔ {r.child} via {r.via}" for r in ours)
+    expect(
+        any(r.via == "pattern_applications" for r in ours), "F11", "pattern_applications is not many-to-many"
+    )
+    return (
+        f"seed schema: no table links projects and patterns (many-to-many relationships found: {len(m2m)}); design: "
+        + ", ".join(f"{r.parent} ↔ {r.child} via {r.via}" for r in ours)
+    )
 
 
 def f12_cardinality(engine: str) -> str:
@@ -283,11 +305,13 @@ def f17_unique_name_soft_delete(engine: str) -> str:
 
 def f19_updated_at(engine: str) -> str:
     s = seed_schema(engine)
-    s.execute("INSERT INTO users (email, name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', "
-              "TIMESTAMPTZ '2024-01-01 00:00:00+00', TIMESTAMPTZ '2024-01-01 00:00:00+00')"
-              if engine == "duckdb" else
-              "INSERT INTO users (email, name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', "
-              "'2024-01-01 00:00:00+00', '2024-01-01 00:00:00+00')")
+    s.execute(
+        "INSERT INTO users (email, name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', "
+        "TIMESTAMPTZ '2024-01-01 00:00:00+00', TIMESTAMPTZ '2024-01-01 00:00:00+00')"
+        if engine == "duckdb"
+        else "INSERT INTO users (email, name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', "
+        "'2024-01-01 00:00:00+00', '2024-01-01 00:00:00+00')"
+    )
     s.execute("UPDATE users SET name = 'Ada Lovelace'")
     same = s.scalar("SELECT updated_at = created_at FROM users")
     expect(same is True, "F19", "the seed schema now maintains updated_at")
@@ -295,56 +319,127 @@ def f19_updated_at(engine: str) -> str:
 
 
 FINDINGS: list[Finding] = [
-    Finding("F01", "high", "Tables created before the tables they reference",
-            "`CREATE TABLE projects` comes before `CREATE TABLE templates`, but references it.",
-            "Migrations create parents first: V0003 templates, then V0004 projects.", f01_order),
-    Finding("F02", "high", "Audit trigger reads columns that do not exist",
-            "`audit_trigger()` logs `OLD.updated_by` / `NEW.created_by` as the actor.",
-            "The actor comes from the `workbook.actor_id` session setting (V0008).", f02_audit_columns),
-    Finding("F03", "high", "Access pattern 1 filters on a column the seed never adds",
-            "Query 1 filters `p.deleted_at IS NULL`; soft delete adds `deleted_at` to templates and patterns only.",
-            "V0009 adds `deleted_at` to projects too, with an `active_projects` view.", f03_projects_deleted_at),
-    Finding("F04", "high", "Default template schema violates its own check",
-            "`schema JSONB NOT NULL DEFAULT '{}'` with `CHECK (validate_template_schema(schema))`.",
-            "Default `{\"variables\": [], \"files\": []}`; the function is a LANGUAGE sql expression.", f04_schema_default),
-    Finding("F05", "medium", "E-mail uniqueness is case-sensitive",
-            "`email VARCHAR(255) UNIQUE`, so `Ada@Example.com` and `ada@example.com` are two users.",
-            "Unique index `uq_users_email_lower` on `lower(email)`.", f05_email_case),
-    Finding("F06", "low", "Sample migration records a placeholder checksum",
-            "`INSERT INTO schema_migrations ... 'sha256_checksum_here'` inside its own BEGIN/COMMIT.",
-            "The runner computes each file's sha256, owns the transaction; `ck_schema_migrations_checksum`.",
-            f06_placeholder_checksum),
-    Finding("F07", "medium", "migrate_data_safely writes to a table that does not exist",
-            "`migrate_data_safely` logs to `migration_log` and updates `WHERE migration_name = migration_name`.",
-            "Not adopted: the runner's per-file transaction and `schema_migrations` ledger replace it.",
-            f07_migration_log),
-    Finding("F08", "medium", "Full-text index does not match the search expression",
-            "`idx_templates_name_gin` indexes `to_tsvector('english', name)`; query 3 searches name || description.",
-            "`ix_templates_search` indexes the query's expression.", f08_gin_expression),
-    Finding("F09", "high", "Popular-templates query multiplies counts",
-            "Query 2 joins projects and patterns to templates in one step, then counts `p.id`.",
-            "Aggregate projects and patterns per template in CTEs, then join.", f09_fan_out),
-    Finding("F10", "low", "Indexes duplicated by unique constraints",
-            "`idx_projects_owner_id` and `idx_patterns_template_id` beside `UNIQUE(owner_id, name)` and "
-            "`UNIQUE(template_id, name)`.",
-            "Left out; the unique constraints' indexes serve those lookups.", f10_redundant_indexes),
-    Finding("F11", "medium", "Many-to-many relationship named but not modelled",
-            "Relationship analysis: \"Projects → Patterns (via application history)\"; no table holds it.",
-            "`pattern_applications` (V0006), one row per application.", f11_no_application_table),
-    Finding("F12", "low", "Conceptual diagram disagrees with the DDL on optionality",
-            "`TEMPLATE ||--o{ PROJECT` (exactly one template) while `projects.template_id` is nullable.",
-            "Diagrams are derived from the catalog, so cardinality follows nullability.", f12_cardinality),
-    Finding("F13", "medium", "Version check accepts non-semantic versions",
-            "`CHECK (version ~ '^[0-9]+\\.[0-9]+\\.[0-9]+.*$')`.",
-            "`ck_templates_version_semver` with the semver 2.0 grammar (pre-release and build allowed).",
-            f13_version_regex),
-    Finding("F17", "low", "Soft-deleted projects keep their names reserved",
-            "`UNIQUE(owner_id, name)` with soft delete.",
-            "Kept on purpose: a soft-deleted project can always be restored without a name clash.",
-            f17_unique_name_soft_delete),
-    Finding("F19", "medium", "updated_at is never maintained",
-            "Every table has `updated_at ... DEFAULT NOW()`, but nothing updates it.",
-            "`set_updated_at()` BEFORE UPDATE triggers (V0011, PostgreSQL).", f19_updated_at),
+    Finding(
+        "F01",
+        "high",
+        "Tables created before the tables they reference",
+        "`CREATE TABLE projects` comes before `CREATE TABLE templates`, but references it.",
+        "Migrations create parents first: V0003 templates, then V0004 projects.",
+        f01_order,
+    ),
+    Finding(
+        "F02",
+        "high",
+        "Audit trigger reads columns that do not exist",
+        "`audit_trigger()` logs `OLD.updated_by` / `NEW.created_by` as the actor.",
+        "The actor comes from the `workbook.actor_id` session setting (V0008).",
+        f02_audit_columns,
+    ),
+    Finding(
+        "F03",
+        "high",
+        "Access pattern 1 filters on a column the seed never adds",
+        "Query 1 filters `p.deleted_at IS NULL`; soft delete adds `deleted_at` to templates and patterns only.",
+        "V0009 adds `deleted_at` to projects too, with an `active_projects` view.",
+        f03_projects_deleted_at,
+    ),
+    Finding(
+        "F04",
+        "high",
+        "Default template schema violates its own check",
+        "`schema JSONB NOT NULL DEFAULT '{}'` with `CHECK (validate_template_schema(schema))`.",
+        'Default `{"variables": [], "files": []}`; the function is a LANGUAGE sql expression.',
+        f04_schema_default,
+    ),
+    Finding(
+        "F05",
+        "medium",
+        "E-mail uniqueness is case-sensitive",
+        "`email VARCHAR(255) UNIQUE`, so `Ada@Example.com` and `ada@example.com` are two users.",
+        "Unique index `uq_users_email_lower` on `lower(email)`.",
+        f05_email_case,
+    ),
+    Finding(
+        "F06",
+        "low",
+        "Sample migration records a placeholder checksum",
+        "`INSERT INTO schema_migrations ... 'sha256_checksum_here'` inside its own BEGIN/COMMIT.",
+        "The runner computes each file's sha256, owns the transaction; `ck_schema_migrations_checksum`.",
+        f06_placeholder_checksum,
+    ),
+    Finding(
+        "F07",
+        "medium",
+        "migrate_data_safely writes to a table that does not exist",
+        "`migrate_data_safely` logs to `migration_log` and updates `WHERE migration_name = migration_name`.",
+        "Not adopted: the runner's per-file transaction and `schema_migrations` ledger replace it.",
+        f07_migration_log,
+    ),
+    Finding(
+        "F08",
+        "medium",
+        "Full-text index does not match the search expression",
+        "`idx_templates_name_gin` indexes `to_tsvector('english', name)`; query 3 searches name || description.",
+        "`ix_templates_search` indexes the query's expression.",
+        f08_gin_expression,
+    ),
+    Finding(
+        "F09",
+        "high",
+        "Popular-templates query multiplies counts",
+        "Query 2 joins projects and patterns to templates in one step, then counts `p.id`.",
+        "Aggregate projects and patterns per template in CTEs, then join.",
+        f09_fan_out,
+    ),
+    Finding(
+        "F10",
+        "low",
+        "Indexes duplicated by unique constraints",
+        "`idx_projects_owner_id` and `idx_patterns_template_id` beside `UNIQUE(owner_id, name)` and "
+        "`UNIQUE(template_id, name)`.",
+        "Left out; the unique constraints' indexes serve those lookups.",
+        f10_redundant_indexes,
+    ),
+    Finding(
+        "F11",
+        "medium",
+        "Many-to-many relationship named but not modelled",
+        'Relationship analysis: "Projects → Patterns (via application history)"; no table holds it.',
+        "`pattern_applications` (V0006), one row per application.",
+        f11_no_application_table,
+    ),
+    Finding(
+        "F12",
+        "low",
+        "Conceptual diagram disagrees with the DDL on optionality",
+        "`TEMPLATE ||--o{ PROJECT` (exactly one template) while `projects.template_id` is nullable.",
+        "Diagrams are derived from the catalog, so cardinality follows nullability.",
+        f12_cardinality,
+    ),
+    Finding(
+        "F13",
+        "medium",
+        "Version check accepts non-semantic versions",
+        "`CHECK (version ~ '^[0-9]+\\.[0-9]+\\.[0-9]+.*$')`.",
+        "`ck_templates_version_semver` with the semver 2.0 grammar (pre-release and build allowed).",
+        f13_version_regex,
+    ),
+    Finding(
+        "F17",
+        "low",
+        "Soft-deleted projects keep their names reserved",
+        "`UNIQUE(owner_id, name)` with soft delete.",
+        "Kept on purpose: a soft-deleted project can always be restored without a name clash.",
+        f17_unique_name_soft_delete,
+    ),
+    Finding(
+        "F19",
+        "medium",
+        "updated_at is never maintained",
+        "Every table has `updated_at ... DEFAULT NOW()`, but nothing updates it.",
+        "`set_updated_at()` BEFORE UPDATE triggers (V0011, PostgreSQL).",
+        f19_updated_at,
+    ),
 ]
 
 

@@ -156,7 +156,9 @@ def apply(engine: Engine, mig: Migration) -> None:
                 try:
                     engine.execute(stmt.sql)
                 except Exception as exc:
-                    raise WorkbookError(f"{mig.name}:{stmt.line}: {_first_line(exc)} (statement: {stmt.head})") from exc
+                    raise WorkbookError(
+                        f"{mig.name}:{stmt.line}: {_first_line(exc)} (statement: {stmt.head})"
+                    ) from exc
             engine.execute(
                 f"INSERT INTO {LEDGER} (version, description, checksum) VALUES (?, ?, ?)",
                 [mig.version, mig.description, mig.checksum],

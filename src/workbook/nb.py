@@ -37,8 +37,12 @@ def register_sql(db: Engine, alias: str) -> None:
         return
     if "sql" not in ip.extension_manager.loaded:
         ip.run_line_magic("load_ext", "sql")
-        for line in ("SqlMagic.displaycon = False", "SqlMagic.feedback = 0", "SqlMagic.autopandas = False",
-                     "SqlMagic.displaylimit = 50"):
+        for line in (
+            "SqlMagic.displaycon = False",
+            "SqlMagic.feedback = 0",
+            "SqlMagic.autopandas = False",
+            "SqlMagic.displaylimit = 50",
+        ):
             ip.run_line_magic("config", line)
     var = f"_workbook_con_{alias}"
     ip.push({var: db.con})
@@ -69,19 +73,26 @@ def gap_rows(gaps: list[Gap]) -> list[list[str]]:
 def gap_table(gaps: list[Gap] | None = None) -> Markdown:
     """The dialect-gap table, from the adaptations the adapter made to the migrations."""
     gaps = migrate.gaps() if gaps is None else gaps
-    return Markdown(md_table(["Construct", "Rule", "Where", "What DuckDB does instead", "Emulated"], gap_rows(gaps)))
+    return Markdown(
+        md_table(["Construct", "Rule", "Where", "What DuckDB does instead", "Emulated"], gap_rows(gaps))
+    )
 
 
 def migrations_table(db: Engine) -> Markdown:
     """Applied migrations from the ledger, with their sha256."""
-    rows = [[f"`{s.version}`", s.description, s.state, f"`{s.checksum}`"] for s in migrate.status(db, migrate.discover())]
+    rows = [
+        [f"`{s.version}`", s.description, s.state, f"`{s.checksum}`"]
+        for s in migrate.status(db, migrate.discover())
+    ]
     return Markdown(md_table(["Version", "Description", "State", "sha256"], rows))
 
 
 def tables_summary(catalog: Catalog) -> Markdown:
     """Every table and view with its column count and comment."""
-    rows = [[f"[{t.name}](#{t.name})" if t.kind == "table" else t.name, t.kind, len(t.columns), t.comment]
-            for t in catalog.tables]
+    rows = [
+        [f"[{t.name}](#{t.name})" if t.kind == "table" else t.name, t.kind, len(t.columns), t.comment]
+        for t in catalog.tables
+    ]
     return Markdown(md_table(["Name", "Kind", "Columns", "Description"], rows))
 
 
@@ -99,3 +110,16 @@ def expect_accepted(db: Engine, table: str, sql: str) -> Markdown:
     got = try_write(db, cat, table, sql)
     assert got is None, f"expected the write to be accepted, got {got!r}"
     return Markdown("Accepted.")
+
+
+def duckdb_form(migration: migrate.Migration) -> Markdown:
+    """The DuckDB statements the adapter derives from a migration, pretty-printed."""
+    import sqlglot
+
+    parts = []
+    for st in migration.adapted().statements:
+        try:
+            parts.append(sqlglot.transpile(st.sql, read="duckdb", write="duckdb", pretty=True)[0])
+        except sqlglot.errors.SqlglotError:
+            parts.append(st.sql)
+    return Markdown("```sql\n" + ";\n\n".join(parts) + ";\n```")

@@ -115,7 +115,13 @@ def build_seed_schema(engine: Engine) -> list[SeedRun]:
     ordered: list[SeedStatement] = []
     while len(ordered) < len(tables):
         done = {_created_table(o) for o in ordered}
-        ordered.append(next(s for s in tables if s not in ordered and refs[_created_table(s)] <= done | {_created_table(s)}))
+        ordered.append(
+            next(
+                s
+                for s in tables
+                if s not in ordered and refs[_created_table(s)] <= done | {_created_table(s)}
+            )
+        )
     rest = [s for s in schema if not _created_table(s)]
     runs = []
     for s in ordered + rest:

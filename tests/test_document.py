@@ -1,0 +1,67 @@
+"""The real notebooks execute, and the exported document is deterministic and up to date."""
+
+from __future__ import annotations
+
+import filecmp
+import re
+from pathlib import Path
+
+import pytest
+
+from workbook import config, docs
+
+NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    """The document built twice from the real notebooks, into two folders."""
+    first = tmp_path_factory.mktemp("first") / "data-design.md"
+    second = tmp_path_factory.mktemp("second") / "data-design.md"
+    docs.build_document(NOTEBOOKS, first)
+    docs.build_document(NOTEBOOKS, second)
+    return first, second
+
+
+def test_notebooks_are_committed_without_outputs():
+    import nbformat
+
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_two_builds_are_byte_identical(built):
+    first, second = built
+    assert first.read_bytes() == second.read_bytes()
+    a, b = docs.assets_dir_for(first), docs.assets_dir_for(second)
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for p in a.iterdir():
+        assert filecmp.cmp(p, b / p.name, shallow=False), p.name
+
+
+def test_document_has_the_sections_in_the_seed_order(built):
+    text = built[0].read_text()
+    sections = re.findall(r"^## (.+)$", text, re.M)
+    assert sections[:3] == ["Overview", "Conceptual Model", "Logical Model"]
+    assert "Design Review Findings" in sections
+    assert "```mermaid\nerDiagram" in text
+    assert "| Construct | Rule | Where | What DuckDB does instead | Emulated |" in text
+    assert "| ID | Severity | Finding |" in text
+
+
+def test_document_is_clean_markdown(built):
+    text = built[0].read_text()
+    assert "<table" not in text and "<div" not in text
+    assert str(config.PROJ_ROOT) not in text and "/tmp/" not in text
+    assert not re.search(r"0x[0-9a-fA-F]{6,}", text)
+    assert not re.search(r"\b20\d\d-\d\d-\d\d[ T]\d\d:\d\d", text), "no timestamps"
+    for link in re.findall(r"\]\((data-design_files/[^)]+)\)", text):
+        assert (built[0].parent / link).is_file()
+
+
+def test_committed_document_is_up_to_date(built):
+    """The committed document equals a fresh build (what `make check-docs` enforces)."""
+    assert config.DESIGN_DOC.read_bytes() == built[0].read_bytes(), "run 'make docs' and commit the document"
