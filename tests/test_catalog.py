@@ -93,3 +93,13 @@ def test_lost_evidence_fails_loudly(monkeypatch):
     f12 = next(f for f in findings.FINDINGS if f.id == "F12")
     with pytest.raises(findings.EvidenceLost, match="F12"):
         f12.evidence("duckdb")
+
+
+def test_packaged_seed_matches_the_shared_seed():
+    """The package ships a copy of the seed prompt; it must be the seed the workbook reviews."""
+    from workbook import config
+
+    shared = config.PROJ_ROOT.parent / "shared" / "seed" / "000_2cccf810aa2489ac.txt"
+    if not shared.exists():
+        pytest.skip("no ../shared/seed beside this clone")
+    assert config.SEED_PROMPT.read_bytes() == shared.read_bytes()
