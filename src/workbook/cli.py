@@ -50,7 +50,7 @@ def _open(args: argparse.Namespace):
     if args.engine == "duckdb" and database is None:
         config.DEFAULT_DUCKDB_PATH.parent.mkdir(parents=True, exist_ok=True)
         database = config.DEFAULT_DUCKDB_PATH
-    return connect(args.engine, database)
+    return connect(args.engine, database, isolated=False)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -71,6 +71,8 @@ def run(argv: list[str] | None = None) -> int:
             done = mig.migrate(engine, args.migrations, progress=lambda m: print(m, file=sys.stderr))
             total = len(mig.applied(engine))
             print(f"{engine.name}: applied {len(done)} migration(s); {total} applied in all, none pending")
+            if getattr(engine, "server", None) is not None:
+                print("(a throwaway server: set WORKBOOK_PG_DSN or --database to keep the result)")
         elif args.command == "info":
             rows = mig.status(engine, migrations)
             print(f"{'version':<8} {'state':<8} {'checksum (sha256)':<64}  description")

@@ -100,29 +100,58 @@ class DuckDBEngine(Engine):
 
 
 class PostgresEngine(Engine):
-    """A PostgreSQL connection (psycopg 3) in autocommit mode; transactions are explicit."""
+    """A PostgreSQL connection (psycopg 3) in autocommit mode, in a schema of its own."""
 
     name = "postgres"
 
-    def __init__(self, dsn: str, *, server: Any = None) -> None:
+    def __init__(
+        self, dsn: str, *, schema: str | None = None, server: Any = None, source: str = "DSN"
+    ) -> None:
         import psycopg
 
         self.dsn = dsn
-        self.server = server  # a throwaway server this engine owns, stopped on close
+        self.schema = schema
+        self.server = server  # the throwaway server this engine runs on, if any
+        where = "the throwaway PostgreSQL server" if server is not None else f"PostgreSQL {source}"
         try:
             self.con = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise WorkbookError(f"PostgreSQL DSN cannot connect: {first}") from None
+            text = str(exc).strip()
+            first = text.splitlines()[0].strip() if text else repr(exc)
+            raise WorkbookError(
+                f"{where} cannot connect: {first}; check the DSN and that the server is running"
+            ) from None
+        if schema:
+            self.con.execute(f'CREATE SCHEMA "{schema}"')
+            self.con.execute(f'SET search_path TO "{schema}"')
+        self.con.execute("SET TimeZone TO 'UTC'")
 
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if "?" in sql and "'" not in sql else sql
+    @staticmethod
+    def _sql(sql: str, params: Sequence[Any] | None) -> str:
+        """Turn the workbook's `?` placeholders into psycopg's `%s` when parameters are given."""
+        return sql.replace("%", "%%").replace("?", "%s") if params else sql
+
+    def _guard(self, exc: Exception) -> None:
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError) and self.server is not None and not self.server.alive():
+            raise WorkbookError(
+                f"the throwaway PostgreSQL server exited during the run: {self.server.last_log_line()}"
+            ) from exc
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self.con.execute(self._sql(sql) if params else sql, params, prepare=False)
+        try:
+            self.con.execute(self._sql(sql, params), params, prepare=False)
+        except Exception as exc:
+            self._guard(exc)
+            raise
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
-        cur = self.con.execute(self._sql(sql) if params else sql, params, prepare=False)
+        try:
+            cur = self.con.execute(self._sql(sql, params), params, prepare=False)
+        except Exception as exc:
+            self._guard(exc)
+            raise
         cols = [d.name for d in cur.description] if cur.description else []
         return cols, cur.fetchall() if cur.description else []
 
@@ -132,20 +161,23 @@ class PostgresEngine(Engine):
             yield
 
     def close(self) -> None:
+        if self.con.closed:
+            return
         try:
-            self.con.close()
+            if self.schema and (self.server is None or self.server.alive()):
+                self.con.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        except Exception:  # noqa: S110 - best effort on a server that may be gone
+            pass
         finally:
-            if self.server is not None:
-                self.server.stop()
-                self.server = None
+            self.con.close()
 
 
-def connect(engine: str, database: str | Path | None = None) -> Engine:
-    """Open an engine by name; for duckdb `database` is a file path (None: in memory)."""
+def connect(engine: str, database: str | Path | None = None, *, isolated: bool = True) -> Engine:
+    """Open an engine by name; `database` is a DuckDB file (None: in memory) or a PostgreSQL DSN."""
     if engine == "duckdb":
         return DuckDBEngine(database if database is not None else ":memory:")
     if engine == "postgres":
         from . import pgserver
 
-        return pgserver.connect(database)
+        return pgserver.connect(database, isolated=isolated)
     raise WorkbookError(f"--engine {engine}: unknown engine (choose from {', '.join(ENGINES)})")
