@@ -78,9 +78,13 @@ def test_seed_as_written_fails_where_expected_on_duckdb():
     assert runs[35].ok  # schema_migrations is plain SQL
 
 
-@pytest.mark.parametrize("finding", findings.FINDINGS, ids=lambda f: f.id)
-def test_every_finding_reproduces_on_duckdb(finding):
-    evidence = finding.evidence("duckdb")
+@pytest.mark.parametrize(
+    "finding, engine",
+    [(f, e) for f in findings.FINDINGS for e in f.engines],
+    ids=lambda v: v.id if isinstance(v, findings.Finding) else v,
+)
+def test_every_finding_reproduces(finding, engine):
+    evidence = finding.evidence(engine)
     assert evidence and "\n" not in evidence
 
 

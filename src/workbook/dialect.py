@@ -94,6 +94,12 @@ RULES: dict[str, Rule] = {
             "yes",
         ),
         Rule(
+            "constraint-comment",
+            "COMMENT ON CONSTRAINT",
+            "has no comments on constraints; the statement is skipped (the rule's words live in PostgreSQL's catalog)",
+            "no",
+        ),
+        Rule(
             "constraint-names",
             "named constraints (CONSTRAINT name ...)",
             "accepts but discards constraint names and generates its own; the catalog maps them "
@@ -290,6 +296,9 @@ def adapt_statement(stmt: Statement, source: str) -> Adapted:
     sql = stmt.sql
     if re.match(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b", sql, re.I):
         _adapt_function(stmt, source, out)
+        return out
+    if cc := re.match(r"^\s*COMMENT\s+ON\s+CONSTRAINT\s+(\w+)", sql, re.I):
+        out.gaps.append(Gap("constraint-comment", _where(source, stmt, cc.group(1))))
         return out
     if trig := _TRIGGER.match(sql):
         out.gaps.append(Gap("trigger", _where(source, stmt, trig.group(1))))

@@ -50,6 +50,14 @@ def expect(cond: bool, finding: str, what: str) -> None:
 USER = "INSERT INTO users (id, email, name) VALUES ('00000000-0000-0000-0000-000000000001', 'ada@example.com', 'Ada')"
 UID = "'00000000-0000-0000-0000-000000000001'"
 TID = "'00000000-0000-0000-0000-0000000000a1'"
+SCHEMA_OK = """, '{"variables": [], "files": []}'"""
+SEARCH_LOAD = """
+INSERT INTO templates (name, description, category, version, author_id, published, schema)
+SELECT 'template ' || g, 'starter number ' || g || CASE WHEN g % 500 = 0 THEN ' react' ELSE ' vue' END,
+       'category ' || (g % 10), '1.0.0', '00000000-0000-0000-0000-000000000001', true,
+       '{"variables": [], "files": []}'
+FROM generate_series(1, 2000) AS g
+"""
 
 
 def _template(version: str = "1.0.0", extra_cols: str = "", extra_vals: str = "") -> str:
@@ -69,6 +77,7 @@ class Finding:
     seed_says: str
     fix: str
     check: Callable[[str], str]
+    engines: tuple[str, ...] = ("postgres", "duckdb")
 
     def evidence(self, engine: str = "duckdb") -> str:
         """Re-run the evidence on `engine` and return it as one line of text."""
@@ -98,6 +107,17 @@ def f01_order(engine: str) -> str:
 
 def f02_audit_columns(engine: str) -> str:
     e = seed_schema(engine)
+    if engine == "postgres":
+        e.execute(
+            "CREATE TRIGGER trg_users_audit AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION audit_trigger()"
+        )
+        try:
+            e.execute("INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada')")
+            err = None
+        except Exception as exc:
+            err = first_line(exc)
+        expect(err is not None and "created_by" in err, "F02", f"the seed's trigger now works ({err})")
+        return f"seed audit_trigger attached to users, then an INSERT: `{err}`"
     cat = read_catalog(e)
     trig = seed.find(r"FUNCTION audit_trigger")
     used = sorted(set(re.findall(r"(?:OLD|NEW)\.(\w+)", trig.sql)) - {"id"})
@@ -122,7 +142,15 @@ def f03_projects_deleted_at(engine: str) -> str:
     expect(err is not None and "deleted_at" in err, "F03", "access pattern 1 now runs on the seed schema")
     d = design(engine)
     d.execute(q)
-    return f"seed access pattern 1 on the seed schema: `{err}`; on the design it runs"
+    extra = ""
+    if engine == "postgres":
+        runs = [r for r in seed.build_seed_schema(fresh(engine)) if not r.ok]
+        idx = [r for r in runs if "idx_projects_owner_active" in r.seed.sql]
+        expect(
+            bool(idx) and "deleted_at" in (idx[0].error or ""), "F03", "the seed's partial index now builds"
+        )
+        extra = f"; the seed's own index (statement {idx[0].seed.number}) fails too: `{idx[0].error}`"
+    return f"seed access pattern 1 on the seed schema: `{err}`{extra}; on the design it runs"
 
 
 def f04_schema_default(engine: str) -> str:
@@ -138,6 +166,15 @@ def f04_schema_default(engine: str) -> str:
     d.execute(USER)
     rejected = try_write(d, cat, "templates", _template())
     expect(rejected is None, "F04", "the design's default schema document is rejected")
+    if engine == "postgres":
+        s = seed_schema(engine)
+        s.execute(USER)
+        name = try_write(s, read_catalog(s), "templates", _template())
+        expect(name == "templates_schema_valid", "F04", f"the seed's default is accepted ({name})")
+        return (
+            f"in the seed's schema an INSERT that omits schema is rejected by {name}; "
+            f"the design's default {default} passes"
+        )
     return f"validate_template_schema('{{}}') = false, so the seed's DEFAULT '{{}}' fails its own templates_schema_valid; the design's default {default} passes"
 
 
@@ -246,7 +283,7 @@ def f13_version_regex(engine: str) -> str:
     accepted = []
     for v in ("1.2.3garbage", "1.2.3.4", "01.2.3"):
         try:
-            s.execute(_template(v).replace(TID, "gen_random_uuid()"))
+            s.execute(_template(v, ", schema", SCHEMA_OK).replace(TID, "gen_random_uuid()"))
             accepted.append(v)
         except Exception:
             pass
@@ -277,7 +314,17 @@ def f07_migration_log(engine: str) -> str:
     s = next(s for n, s in missing if n == "migration_log")
     body = s.sql
     expect("WHERE migration_name = migration_name" in body, "F07", "the self-comparison is gone")
-    return f"seed statement {s.number} writes to {', '.join(names)}, which no seed statement creates, and filters `WHERE migration_name = migration_name` (a parameter compared with itself)"
+    ran = ""
+    if engine == "postgres":
+        e = seed_schema(engine)
+        try:
+            e.execute("SELECT migrate_data_safely('m1', 'SELECT 1')")
+            err = None
+        except Exception as exc:
+            err = first_line(exc)
+        expect(err is not None and "migration_log" in err, "F07", f"migrate_data_safely now runs ({err})")
+        ran = f"; calling it: `{err}`"
+    return f"seed statement {s.number} writes to {', '.join(names)}, which no seed statement creates, and filters `WHERE migration_name = migration_name` (a parameter compared with itself){ran}"
 
 
 def f08_gin_expression(engine: str) -> str:
@@ -289,6 +336,25 @@ def f08_gin_expression(engine: str) -> str:
     searched = re.search(r"WHERE (to_tsvector\(.*?\)) @@", query, re.S).group(1)
     a, b = normalise_expr(indexed, "postgres"), normalise_expr(searched.replace("t.", ""), "postgres")
     expect(a != b, "F08", "the seed's index expression now matches the query")
+    if engine == "postgres":
+        q3 = query.replace("$1", "'react'")
+        plans = {}
+        for label, e in (("seed", seed_schema(engine)), ("design", design(engine))):
+            e.execute(USER)
+            e.execute(SEARCH_LOAD)
+            e.execute("ANALYZE templates")
+            plans[label] = "\n".join(r[0] for r in e.fetchall("EXPLAIN (COSTS OFF) " + q3))
+        expect("Seq Scan on templates" in plans["seed"], "F08", "the seed's search no longer scans templates")
+        expect(
+            "Bitmap Index Scan on ix_templates_search" in plans["design"],
+            "F08",
+            "the design's search does not use ix_templates_search",
+        )
+        return (
+            "EXPLAIN of the seed's search for 'react' over 2,000 published templates (4 matching): the seed "
+            "schema's plan is a Seq Scan on templates (idx_templates_name_gin cannot serve it); the design's "
+            "plan is a Bitmap Index Scan on ix_templates_search"
+        )
     return f"index expression `{a}` differs from the query's `{b}`, so the planner cannot use the index for the search; the design indexes the query's expression (ix_templates_search)"
 
 
@@ -315,7 +381,103 @@ def f19_updated_at(engine: str) -> str:
     s.execute("UPDATE users SET name = 'Ada Lovelace'")
     same = s.scalar("SELECT updated_at = created_at FROM users")
     expect(same is True, "F19", "the seed schema now maintains updated_at")
+    if engine == "postgres":
+        d = design(engine)
+        d.execute(
+            "INSERT INTO users (email, name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', "
+            "'2024-01-01 00:00:00+00', '2024-01-01 00:00:00+00')"
+        )
+        d.execute("UPDATE users SET name = 'Ada Lovelace'")
+        moved = d.scalar("SELECT updated_at > created_at FROM users")
+        expect(moved is True, "F19", "the design's trigger no longer maintains updated_at")
+        return (
+            "in the seed schema, UPDATE users SET name = ... leaves updated_at at its insert value; "
+            "in the design, trg_users_updated_at moves it forward"
+        )
     return "in the seed schema, UPDATE users SET name = ... leaves updated_at at its insert value; nothing in the seed maintains it"
+
+
+def f14_soft_delete_any_table(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    try:
+        s.execute(f"SELECT soft_delete('users', {UID})")
+        err = None
+    except Exception as exc:
+        err = first_line(exc)
+    expect(
+        err is not None and "deleted_at" in err, "F14", f"the seed's soft_delete on users now works ({err})"
+    )
+    d = design(engine)
+    d.execute(USER)
+    try:
+        d.execute(f"SELECT soft_delete('users', {UID})")
+        ours = None
+    except Exception as exc:
+        ours = first_line(exc)
+    expect(ours is not None and "does not support soft delete" in ours, "F14", f"design verdict {ours}")
+    return f"seed: soft_delete('users', id) builds dynamic SQL for any table name and fails late: `{err}`; design: `{ours}`"
+
+
+def f16_version_backwards(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{}}', 'first', {UID})")
+    s.execute(f"SELECT create_template_version({TID}, '0.9.0', '{{}}', 'older', {UID})")
+    current = s.scalar(f"SELECT version FROM templates WHERE id = {TID}")
+    expect(
+        current == "0.9.0", "F16", f"the seed's function no longer moves the version backwards ({current})"
+    )
+    d = design(engine)
+    d.execute(USER)
+    d.execute(_template("1.0.0"))
+    d.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{}}', 'first', {UID})")
+    try:
+        d.execute(f"SELECT create_template_version({TID}, '0.9.0', '{{}}', 'older', {UID})")
+        ours = None
+    except Exception as exc:
+        ours = first_line(exc)
+    expect(ours is not None and "not newer" in ours, "F16", f"design verdict {ours}")
+    return f"seed: after 1.1.0, create_template_version(..., '0.9.0') succeeds and the template's current version becomes {current}; design: `{ours}`"
+
+
+def f18_audit_blocks_user_delete(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(
+        f"INSERT INTO audit_log (table_name, record_id, operation, changed_by) VALUES ('users', {UID}, 'INSERT', {UID})"
+    )
+    try:
+        s.execute("DELETE FROM users")
+        err = None
+    except Exception as exc:
+        err = first_line(exc)
+    expect(err is not None and "audit_log" in err, "F18", f"deleting an audited user now works ({err})")
+    d = design(engine)
+    d.execute(f"SET workbook.actor_id = {UID}")
+    d.execute(USER)
+    d.execute("DELETE FROM users")
+    kept = d.scalar(f"SELECT count(*) FROM audit_log WHERE record_id = {UID} AND changed_by = {UID}")
+    d.execute("RESET workbook.actor_id")
+    expect(kept == 2, "F18", f"the design's audit rows after the delete: {kept}")
+    return (
+        f"seed: deleting a user who appears in audit_log.changed_by fails: `{err}`; design: a user deleting "
+        f"their own account succeeds and both audit rows (INSERT, DELETE) keep changed_by"
+    )
+
+
+def f20_schema_array(engine: str) -> str:
+    s = seed_schema(engine)
+    doc = '["variables", "files"]'
+    seed_says = s.scalar(f"SELECT validate_template_schema('{doc}'::jsonb)")
+    expect(
+        seed_says is True, "F20", f"the seed's validate_template_schema now rejects an array ({seed_says})"
+    )
+    d = design(engine)
+    ours = d.scalar(f"SELECT validate_template_schema('{doc}'::jsonb)")
+    expect(ours is False, "F20", "the design's function accepts the array")
+    return f"seed: validate_template_schema('{doc}') = true (? tests array elements; jsonb_typeof of a missing key is NULL, and the IF treats NULL as passing); design: false"
 
 
 FINDINGS: list[Finding] = [
@@ -440,19 +602,66 @@ FINDINGS: list[Finding] = [
         "`set_updated_at()` BEFORE UPDATE triggers (V0011, PostgreSQL).",
         f19_updated_at,
     ),
+    Finding(
+        "F14",
+        "medium",
+        "soft_delete accepts any table name",
+        "`soft_delete(table_name TEXT, record_id UUID)` runs `format('UPDATE %I SET deleted_at ...', table_name)`.",
+        "Only templates, patterns and projects are accepted; a call that matches no live row fails.",
+        f14_soft_delete_any_table,
+        ("postgres",),
+    ),
+    Finding(
+        "F16",
+        "medium",
+        "Template versions can move backwards",
+        "`create_template_version` inserts the version and sets `templates.version` unconditionally.",
+        "The function rejects a version that is not semantically newer than the current one.",
+        f16_version_backwards,
+        ("postgres",),
+    ),
+    Finding(
+        "F18",
+        "medium",
+        "Audit history blocks deleting a user",
+        "`audit_log.changed_by UUID REFERENCES users(id)` with no action, while users cascade to projects.",
+        "`audit_log.changed_by` is not a foreign key: history outlives users and keeps who acted.",
+        f18_audit_blocks_user_delete,
+        ("postgres",),
+    ),
+    Finding(
+        "F20",
+        "high",
+        "Template schema validation accepts a JSON array",
+        "`validate_template_schema` checks `schema ? 'variables' AND schema ? 'files'`, then the type.",
+        "The function requires an object and never returns NULL (COALESCE(..., false)).",
+        f20_schema_array,
+        ("postgres",),
+    ),
 ]
+FINDINGS.sort(key=lambda f: f.id)
 
 
-def evaluate(engine: str = "duckdb") -> list[tuple[Finding, str]]:
-    """Re-run every finding's evidence; raises EvidenceLost if any stopped holding."""
-    return [(f, f.evidence(engine)) for f in FINDINGS]
+ENGINE_LABEL = {"postgres": "PostgreSQL", "duckdb": "DuckDB"}
 
 
-def markdown(results: list[tuple[Finding, str]]) -> str:
+def evaluate(engines: tuple[str, ...] = ("postgres", "duckdb")) -> list[tuple[Finding, dict[str, str]]]:
+    """Re-run every finding's evidence on each engine it applies to; raises EvidenceLost on drift."""
+    out = []
+    for f in FINDINGS:
+        out.append((f, {e: f.evidence(e) for e in engines if e in f.engines}))
+    return out
+
+
+def markdown(results: list[tuple[Finding, dict[str, str]]]) -> str:
     """The findings as a GitHub-flavoured markdown table."""
     from .tables import md_table
 
+    rows = []
+    for f, evidence in results:
+        ev = "<br>".join(f"**{ENGINE_LABEL[e]}:** {text}" for e, text in evidence.items())
+        rows.append([f.id, f.severity, f.title, f.seed_says, ev, f.fix])
     return md_table(
         ["ID", "Severity", "Finding", "The seed says", "Evidence (re-run on every build)", "Fix adopted"],
-        [[f.id, f.severity, f.title, f.seed_says, ev, f.fix] for f, ev in results],
+        rows,
     )

@@ -28,6 +28,7 @@ class Constraint:
     ref_columns: tuple[str, ...] = ()
     on_delete: str | None = None  # "CASCADE", "SET NULL", "NO ACTION", ...
     on_update: str | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 
 from . import migrate, render
 from .catalog import read_catalog
-from .dialect import RULES, Gap
+from .dialect import Gap
 from .engines import Engine, connect
 from .model import Catalog
 from .tables import Markdown, md_table
 from .violations import try_write
+
+LABEL = {"postgres": "PostgreSQL", "duckdb": "DuckDB"}
 
 # jupysql's telemetry and version check would call out to the network; keep them off.
 os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
@@ -59,22 +60,34 @@ def mermaid(catalog: Catalog) -> Markdown:
     return Markdown("```mermaid\n" + render.mermaid_er(catalog).rstrip("\n") + "\n```")
 
 
-def gap_rows(gaps: list[Gap]) -> list[list[str]]:
-    """Gap rows grouped by rule, in first-seen order, with every place the rule applied."""
-    grouped: OrderedDict[str, list[str]] = OrderedDict()
-    for g in gaps:
-        grouped.setdefault(g.rule, []).append(g.where)
-    return [
-        [RULES[r].construct, f"`{r}`", "<br>".join(w), RULES[r].duckdb, RULES[r].emulated]
-        for r, w in grouped.items()
-    ]
+def gap_table(pg: Catalog, duck: Catalog, gaps: list[Gap] | None = None) -> Markdown:
+    """The dialect-gap table: what the adapter changed, and each engine's status as observed."""
+    from .parity import gap_rows
 
-
-def gap_table(gaps: list[Gap] | None = None) -> Markdown:
-    """The dialect-gap table, from the adaptations the adapter made to the migrations."""
     gaps = migrate.gaps() if gaps is None else gaps
     return Markdown(
-        md_table(["Construct", "Rule", "Where", "What DuckDB does instead", "Emulated"], gap_rows(gaps))
+        md_table(
+            ["Construct", "Rule", "Where", "PostgreSQL", "DuckDB", "What DuckDB does instead"],
+            gap_rows(gaps, pg, duck),
+        )
+    )
+
+
+def parity_table(pg: Catalog, duck: Catalog) -> Markdown:
+    """Every catalog difference between the engines with the gap rule that explains it (fails if any is unexplained)."""
+    from .parity import check
+
+    rows = [
+        [d.what, f"`{d.obj}`", d.postgres, d.duckdb, f"`{d.rule}`"] for d in check(pg, duck, migrate.gaps())
+    ]
+    return Markdown(md_table(["Difference", "Object", "PostgreSQL", "DuckDB", "Explained by"], rows))
+
+
+def both_forms(migration: migrate.Migration) -> Markdown:
+    """A migration as PostgreSQL ran it, then the DuckDB form derived from it."""
+    pg = "```sql\n" + migration.text.strip() + "\n```"
+    return Markdown(
+        f"**PostgreSQL** (as run):\n\n{pg}\n\n**DuckDB** (derived):\n\n{duckdb_form(migration).text}"
     )
 
 
@@ -96,20 +109,63 @@ def tables_summary(catalog: Catalog) -> Markdown:
     return Markdown(md_table(["Name", "Kind", "Columns", "Description"], rows))
 
 
-def expect_rejected(db: Engine, table: str, sql: str, constraint: str) -> Markdown:
-    """Run a write that must fail, assert which constraint rejected it, and show the outcome."""
-    cat = read_catalog(db)
-    got = try_write(db, cat, table, sql)
-    assert got == constraint, f"expected {constraint} to reject the write, got {got!r}"
-    return Markdown(f"Rejected by `{got}`, as designed.")
+def expect_rejected(dbs: Engine | list[Engine], table: str, sql: str, constraint: str) -> Markdown:
+    """Run a write that must fail on each engine, assert which constraint rejected it, show the outcome."""
+    lines = []
+    for db in dbs if isinstance(dbs, list) else [dbs]:
+        got = try_write(db, read_catalog(db), table, sql)
+        assert got == constraint, f"{db.name}: expected {constraint} to reject the write, got {got!r}"
+        lines.append(f"{LABEL[db.name]}: rejected by `{got}`.")
+    return Markdown("  \n".join(lines))
 
 
-def expect_accepted(db: Engine, table: str, sql: str) -> Markdown:
-    """Run a write that must succeed (rolled back afterwards) and show the outcome."""
-    cat = read_catalog(db)
-    got = try_write(db, cat, table, sql)
-    assert got is None, f"expected the write to be accepted, got {got!r}"
-    return Markdown("Accepted.")
+def expect_accepted(dbs: Engine | list[Engine], table: str, sql: str) -> Markdown:
+    """Run a write that must succeed on each engine (rolled back afterwards) and show the outcome."""
+    lines = []
+    for db in dbs if isinstance(dbs, list) else [dbs]:
+        got = try_write(db, read_catalog(db), table, sql)
+        assert got is None, f"{db.name}: expected the write to be accepted, got {got!r}"
+        lines.append(f"{LABEL[db.name]}: accepted.")
+    return Markdown("  \n".join(lines))
+
+
+def seed_runs_table() -> Markdown:
+    """Each schema statement of the seed as written, run on an empty database of each engine."""
+    from . import seed
+
+    runs = {e: seed.run_as_written(connect(e)) for e in ("postgres", "duckdb")}
+    rows = []
+    for pg_run, dk_run in zip(runs["postgres"], runs["duckdb"], strict=True):
+        s = pg_run.seed
+        rows.append(
+            [
+                s.number,
+                s.section,
+                f"`{s.statement.head}`",
+                "ok" if pg_run.ok else f"`{pg_run.error}`",
+                "ok" if dk_run.ok else f"`{dk_run.error}`",
+            ]
+        )
+    return Markdown(md_table(["#", "Section", "Statement", "PostgreSQL", "DuckDB"], rows))
+
+
+def disagreements_table(outcomes) -> Markdown:
+    """Matrix rows the engines judged differently, grouped by cause."""
+    from .quality import group_disagreements
+
+    rows = [
+        [
+            f"E{i}",
+            g.title,
+            len(g.rows),
+            "; ".join(o.case.table + ": " + o.case.label for o in g.rows[:3])
+            + (" …" if len(g.rows) > 3 else ""),
+            g.cause,
+            g.fix,
+        ]
+        for i, g in enumerate(group_disagreements(outcomes), 1)
+    ]
+    return Markdown(md_table(["ID", "Disagreement", "Rows", "Examples", "Cause", "Adopted"], rows))
 
 
 def duckdb_form(migration: migrate.Migration) -> Markdown:

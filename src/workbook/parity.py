@@ -246,6 +246,9 @@ def _status(rule: str, obj: str, pg: Catalog, duck: Catalog) -> tuple[str, str]:
         pg_ok = has_table(pg) or obj in pg.functions
         duck_ok = has_table(duck) or obj in duck.functions
         return ("native" if pg_ok else "missing"), ("emulated (rewritten)" if duck_ok else "missing")
+    if rule == "constraint-comment":
+        a = next((c for t in pg.tables for c in t.constraints if c.name == obj), None)
+        return ("native" if a is not None and a.comment else "missing"), "not available"
     if rule == "constraint-names":
         try:
             a, b = pg.table(obj), duck.table(obj)

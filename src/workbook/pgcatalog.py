@@ -40,9 +40,19 @@ def read_postgres(engine: Engine) -> Catalog:
     tables = []
     for relid, name, kind, comment in objects:
         constraints = []
-        for conname, contype, conkey, confrelid, confkey, deltype, updtype, condef in engine.fetchall(
+        for (
+            conname,
+            contype,
+            conkey,
+            confrelid,
+            confkey,
+            deltype,
+            updtype,
+            condef,
+            ccomment,
+        ) in engine.fetchall(
             "SELECT conname, contype::text, conkey, confrelid, confkey, confdeltype::text, confupdtype::text, "
-            "pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ? AND contype IN ('p','u','f','c') "
+            "pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conrelid = ? AND contype IN ('p','u','f','c') "
             "ORDER BY conname",
             [relid],
         ):
@@ -59,6 +69,7 @@ def read_postgres(engine: Engine) -> Catalog:
                     _names(engine, confrelid, confkey) if contype == "f" else (),
                     _ACTIONS.get(deltype) if contype == "f" else None,
                     _ACTIONS.get(updtype) if contype == "f" else None,
+                    ccomment,
                 )
             )
         indexes = []

@@ -15,13 +15,20 @@ _DUCK_NOT_NULL = re.compile(r"NOT NULL constraint failed: (\w+)\.(\w+)")
 _DUCK_FK = re.compile(r'Violates foreign key constraint because key "(.*?): .*" does not exist')
 
 
+# DuckDB rewrites an UPDATE of an indexed column as delete + insert, which its foreign keys refuse
+# while other rows reference the old row; the matrix shows that outcome under this name.
+REFERENCED = "refused: row is referenced (DuckDB update limitation)"
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an engine error, without the class prefix DuckDB adds."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text
 
 
-def constraint_name(engine: Engine, catalog: Catalog, table: str, exc: BaseException) -> str:
+def constraint_name(
+    engine: Engine, catalog: Catalog, table: str, exc: BaseException, values: dict[str, str] | None = None
+) -> str:
     """The name of the constraint that rejected a write to `table`, or the error's first line."""
     diag = getattr(exc, "diag", None)
     if diag is not None:
@@ -31,6 +38,8 @@ def constraint_name(engine: Engine, catalog: Catalog, table: str, exc: BaseExcep
             return f"{diag.table_name}.{diag.column_name} NOT NULL"
         return first_line(exc)
     msg = first_line(exc)
+    if "is still referenced by a foreign key" in msg:
+        return REFERENCED
     t = catalog.table(table)
     if m := _DUCK_NOT_NULL.search(msg):
         return f"{m.group(1)}.{m.group(2)} NOT NULL"
@@ -48,14 +57,20 @@ def constraint_name(engine: Engine, catalog: Catalog, table: str, exc: BaseExcep
             if i.unique and tuple(i.keys) == keys:
                 return i.name
     if m := _DUCK_FK.search(msg):
-        for c in t.foreign_keys:
-            if tuple(c.ref_columns) == tuple(m.group(1).split(", ")):
-                return c.name
+        key = re.search(r'because key "[^:]+: ([^"]*)"', msg)
+        candidates = [c for c in t.foreign_keys if tuple(c.ref_columns) == tuple(m.group(1).split(", "))]
+        if len(candidates) > 1 and key and values:
+            by_value = [c for c in candidates if values.get(c.columns[0], "").strip("'") == key.group(1)]
+            candidates = by_value or candidates
+        if len(candidates) == 1:
+            return candidates[0].name
     return msg
 
 
-def try_write(engine: Engine, catalog: Catalog, table: str, sql: str, params=None) -> str | None:
-    """Run a write inside a rolled-back savepoint-free transaction; None if accepted, else the rejecting name."""
+def try_write(
+    engine: Engine, catalog: Catalog, table: str, sql: str, params=None, values: dict[str, str] | None = None
+) -> str | None:
+    """Run a write in a transaction that is always rolled back; None if accepted, else what rejected it."""
     try:
         with engine.transaction():
             engine.execute(sql, params)
@@ -63,7 +78,7 @@ def try_write(engine: Engine, catalog: Catalog, table: str, sql: str, params=Non
     except _Accepted:
         return None
     except Exception as exc:
-        return constraint_name(engine, catalog, table, exc)
+        return constraint_name(engine, catalog, table, exc, values)
 
 
 class _Accepted(Exception):

@@ -2,11 +2,14 @@
 -- Created before projects, which references it (finding F01: the seed creates
 -- projects first). The seed's validate_template_schema is a plain SQL expression,
 -- so it is written LANGUAGE sql (inlinable, IMMUTABLE) and the schema default is a
--- document the check accepts (finding F04: the seed's default '{}' fails it).
+-- document the check accepts (finding F04: the seed's default '{}' fails it). It also
+-- requires an object and never returns NULL: the seed's version accepts the array
+-- ["variables", "files"], because ? tests array elements and a NULL check passes (F20).
 CREATE FUNCTION validate_template_schema(schema JSONB) RETURNS BOOLEAN
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT (schema ? 'variables') AND (schema ? 'files')
-       AND jsonb_typeof((schema -> 'variables')) = 'array'
+    SELECT COALESCE(jsonb_typeof(schema) = 'object'
+       AND (schema ? 'variables') AND (schema ? 'files')
+       AND jsonb_typeof((schema -> 'variables')) = 'array', false)
 $$;
 
 CREATE TABLE templates (

@@ -2,7 +2,9 @@
 -- The seed's trigger reads OLD.updated_by / NEW.created_by, columns no audited table
 -- has (finding F02). The actor comes instead from the session setting
 -- workbook.actor_id, which the application sets per transaction
--- (SET LOCAL workbook.actor_id = '<uuid>'); it is NULL when unset.
+-- (SET LOCAL workbook.actor_id = '<uuid>'); it is NULL when unset. changed_by is
+-- deliberately not a foreign key: history must outlive the users it names, and must
+-- neither block deleting a user nor lose who acted (finding F18).
 CREATE TABLE audit_log (
     id         UUID NOT NULL DEFAULT gen_random_uuid(),
     table_name TEXT NOT NULL,
@@ -13,7 +15,6 @@ CREATE TABLE audit_log (
     changed_by UUID,
     changed_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
     CONSTRAINT pk_audit_log PRIMARY KEY (id),
-    CONSTRAINT fk_audit_log_changed_by_users FOREIGN KEY (changed_by) REFERENCES users (id) ON DELETE SET NULL,
     CONSTRAINT ck_audit_log_operation CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE')),
     CONSTRAINT ck_audit_log_values CHECK (
         (operation = 'INSERT' AND old_values IS NULL AND new_values IS NOT NULL)
@@ -61,5 +62,5 @@ COMMENT ON COLUMN audit_log.record_id IS 'Primary key of the changed row.';
 COMMENT ON COLUMN audit_log.operation IS 'INSERT, UPDATE or DELETE.';
 COMMENT ON COLUMN audit_log.old_values IS 'Row before the change (UPDATE, DELETE).';
 COMMENT ON COLUMN audit_log.new_values IS 'Row after the change (INSERT, UPDATE).';
-COMMENT ON COLUMN audit_log.changed_by IS 'Acting user from the workbook.actor_id setting; NULL when unset or deleted.';
+COMMENT ON COLUMN audit_log.changed_by IS 'Id of the acting user from the workbook.actor_id setting (NULL when unset); kept after the user is deleted.';
 COMMENT ON COLUMN audit_log.changed_at IS 'When the change was made.';

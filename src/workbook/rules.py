@@ -1,0 +1,60 @@
+"""The design's data rules stated in Python, independent of any engine.
+
+Property-based tests check that each rule and both engines' constraints agree on generated
+inputs; the bad-input matrix uses them to state what each row should do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+ROLES = ("user", "admin", "contributor")
+
+
+def email_ok(value: str) -> bool:
+    """ck_users_email: local@domain.tld, ASCII letters in the TLD, at most 254 characters."""
+    return EMAIL.fullmatch(value) is not None and len(value) <= 254
+
+
+def user_name_ok(value: str) -> bool:
+    """ck_users_name_length."""
+    return 1 <= len(value) <= 255
+
+
+def role_ok(value: str) -> bool:
+    """ck_users_role."""
+    return value in ROLES
+
+
+def semver_ok(value: str) -> bool:
+    """ck_templates_version_semver and ck_template_versions_version_semver."""
+    return SEMVER.fullmatch(value) is not None
+
+
+def description_ok(value: str) -> bool:
+    """ck_templates_description_length."""
+    return len(value) >= 10
+
+
+def project_name_ok(value: str) -> bool:
+    """ck_projects_name_length."""
+    return 2 <= len(value) <= 100
+
+
+def usage_count_ok(value: int) -> bool:
+    """ck_patterns_usage_count."""
+    return value >= 0
+
+
+def json_object_ok(document: str) -> bool:
+    """ck_*_configuration_object: the JSON document is an object."""
+    return isinstance(json.loads(document), dict)
+
+
+def template_schema_ok(document: str) -> bool:
+    """ck_templates_schema_valid: an object with a variables array and a files entry."""
+    doc = json.loads(document)
+    return isinstance(doc, dict) and "files" in doc and isinstance(doc.get("variables"), list)

@@ -1,0 +1,185 @@
+"""PostgreSQL on demand: the throwaway server, its clean-up, its errors, and the pg catalog."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from workbook import migrate, parity, pgserver
+from workbook.catalog import read_catalog
+from workbook.cli import main
+from workbook.engines import connect
+from workbook.errors import WorkbookError
+
+
+def _leftovers() -> tuple[list[str], list[str]]:
+    """Throwaway folders and server processes of this workbook still on the machine."""
+    folders = sorted(str(p) for p in Path(pgserver.tempfile.gettempdir()).glob(pgserver.PREFIX + "*"))
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    procs = [line for line in ps if pgserver.PREFIX in line and "postgres" in line]
+    return folders, procs
+
+
+def _child(code: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "WORKBOOK_PG_DSN": ""},
+    )
+
+
+START = """
+    import sys, time
+    from workbook.engines import connect
+    e = connect("postgres")
+    print(e.server.root, e.server.proc.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def pg():
+    with connect("postgres") as db:
+        migrate.migrate(db)
+        yield db
+
+
+def test_throwaway_server_runs_unprivileged_on_a_private_socket(pg):
+    server = pg.server
+    assert server is not None and server.alive()
+    assert pg.scalar("SHOW listen_addresses") == ""
+    assert Path(pg.scalar("SHOW unix_socket_directories")) == server.root
+    if os.geteuid() == 0:
+        owner = subprocess.run(
+            ["ps", "-o", "user=", "-p", str(server.proc.pid)], capture_output=True, text=True
+        )
+        assert owner.stdout.strip() == pgserver.UNPRIVILEGED
+    assert pg.scalar("SELECT current_schema()").startswith("workbook_")
+
+
+def test_engines_are_isolated_from_each_other(pg):
+    with connect("postgres") as other:
+        assert not other.table_exists("users")
+        assert other.server is pg.server
+
+
+@pytest.mark.parametrize("how", ["exit", "sigint", "sigterm", "sigkill"])
+def test_no_orphan_server_or_folder_after_the_process_ends(how):
+    child = _child(START)
+    root, pid = child.stdout.readline().split()
+    assert Path(root).is_dir()
+    if how == "exit":
+        child.stdin = None
+        child.send_signal(signal.SIGINT)  # KeyboardInterrupt -> exits through atexit
+    elif how == "sigint":
+        child.send_signal(signal.SIGINT)
+    elif how == "sigterm":
+        child.send_signal(signal.SIGTERM)
+    else:
+        child.kill()
+    child.wait(20)
+    if how == "sigkill":
+        # The server dies with its parent (PR_SET_PDEATHSIG); the next start sweeps the folder.
+        for _ in range(100):
+            if not pgserver._pid_alive(int(pid)):
+                break
+            time.sleep(0.05)
+        assert not pgserver._pid_alive(int(pid))
+        pgserver._sweep_orphans()
+    for _ in range(100):
+        if not Path(root).exists() and not pgserver._pid_alive(int(pid)):
+            break
+        time.sleep(0.05)
+    assert not Path(root).exists()
+    assert not pgserver._pid_alive(int(pid))
+
+
+def test_server_dying_mid_run_is_one_clear_error():
+    server = pgserver.LocalServer()
+    try:
+        from workbook.engines import PostgresEngine
+
+        db = PostgresEngine(server.dsn, schema="workbook_dying", server=server)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(10)
+        with pytest.raises(WorkbookError, match="throwaway PostgreSQL server exited during the run"):
+            db.execute("SELECT 1")
+        db.close()
+    finally:
+        server.stop()
+    assert not server.root.exists()
+
+
+def test_missing_binaries_are_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(pgserver.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(pgserver.shutil, "which", lambda name: None)
+    monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
+    monkeypatch.setenv("WORKBOOK_PG_BINDIR", str(tmp_path))
+    with pytest.raises(WorkbookError, match="no PostgreSQL server binaries found"):
+        pgserver.find_bindir()
+
+
+def test_bad_dsn_is_one_line_and_nonzero(capsys, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_PG_DSN", "host=/nonexistent-socket-dir dbname=x connect_timeout=2")
+    assert main(["info", "--engine", "postgres"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "WORKBOOK_PG_DSN cannot connect" in err
+
+
+def test_cli_migrates_postgres(capsys):
+    assert main(["migrate", "--engine", "postgres"]) == 0
+    out = capsys.readouterr().out
+    assert f"applied {len(migrate.discover())} migration(s)" in out and "throwaway" in out
+
+
+def test_failing_migration_rolls_back_on_postgres(tmp_path, migrations_copy):
+    (migrations_copy / "V0013__broken.sql").write_text(
+        "CREATE TABLE half_done (id INTEGER);\nALTER TABLE nowhere ADD COLUMN x INT;\n"
+    )
+    with connect("postgres") as db:
+        with pytest.raises(WorkbookError, match=r'^V0013__broken\.sql:2: relation "nowhere" does not exist'):
+            migrate.migrate(db, migrations_copy)
+        assert not db.table_exists("half_done")
+        assert len(migrate.applied(db)) == len(migrate.discover())
+
+
+def test_pg_catalog_reads_what_duckdb_lacks(pg):
+    cat = read_catalog(pg)
+    projects = cat.table("projects")
+    fk = {c.name: c for c in projects.foreign_keys}
+    assert fk["fk_projects_owner_id_users"].on_delete == "CASCADE"
+    assert (
+        fk["fk_projects_template_id_templates"].on_delete,
+        fk["fk_projects_template_id_templates"].on_update,
+    ) == ("SET NULL", "CASCADE")
+    ix = {i.name: i for i in cat.table("templates").indexes}
+    assert ix["ix_templates_search"].method == "gin"
+    assert ix["ix_templates_published"].predicate == "published = true"
+    assert {t.name for t in cat.table("users").triggers} == {"trg_users_audit", "trg_users_updated_at"}
+    assert cat.table("users").constraints[0].comment
+
+
+def test_parity_explains_every_difference_and_catches_a_new_one(pg):
+    with connect("duckdb") as duck:
+        migrate.migrate(duck)
+        pg_cat, duck_cat = read_catalog(pg), read_catalog(duck)
+    diffs = parity.check(pg_cat, duck_cat, migrate.gaps())
+    assert {d.rule for d in diffs} >= {"fk-referential-action", "partial-index", "trigger", "jsonb-type"}
+    pg.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
+    with pytest.raises(WorkbookError, match=r"unexplained engine difference.*column users\.nickname"):
+        parity.check(read_catalog(pg), duck_cat, migrate.gaps())
+
+
+def test_startup_is_fast():
+    """Start-up is measured (median of 5) by python -m workbook.pgserver; here only that it works."""
+    times = pgserver.startup_seconds(1)
+    assert len(times) == 1 and times[0] > 0
