@@ -14,7 +14,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help setup dot docs check-docs test lint format lab clean distclean
+SF ?= 0.1
+SEED ?= 42
+
+.PHONY: help setup dot docs check-docs test lint format lab data bench-data clean distclean
 
 help: ## list every target
 	@echo "usage: make <target>"
@@ -54,6 +57,12 @@ lint: setup ## ruff lint and format check
 format: setup ## ruff format and autofix
 	$(VENV)/bin/ruff format src tests
 	$(VENV)/bin/ruff check --fix src tests
+
+data: setup ## generate synthetic data as Parquet + manifest: make data SF=0.1 SEED=42
+	$(PY) -m workbook data generate --sf=$(SF) --seed=$(SEED)
+
+bench-data: setup ## benchmark generation, a Faker baseline, PostgreSQL COPY and peak memory (prints JSON)
+	$(PY) -m workbook.bench
 
 lab: setup ## start JupyterLab on notebooks/ (loopback only, no outbound calls)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser $(LAB_ROOT_FLAG) \

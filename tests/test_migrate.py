@@ -85,7 +85,9 @@ def test_failing_migration_leaves_database_as_before(tmp_path: Path, migrations_
         ):
             migrate.migrate(db, migrations_copy)
         assert "half_done" not in _tables(db)
-        assert len(migrate.applied(db)) == len(migrate.discover())  # the good files stay applied, nothing of V0099
+        assert len(migrate.applied(db)) == len(
+            migrate.discover()
+        )  # the good files stay applied, nothing of V0099
 
 
 def test_misnamed_and_duplicate_files_are_refused(migrations_copy: Path):

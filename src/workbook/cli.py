@@ -38,6 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
         ("validate", "check applied migrations against the files; non-zero on drift"),
     ]:
         _engine_args(sub.add_parser(name, help=text, description=text))
+    data = sub.add_parser("data", help="generate synthetic data, or load it into an engine")
+    dsub = data.add_subparsers(dest="data_command", parser_class=_Parser, metavar="ACTION")
+    gen = dsub.add_parser("generate", help="write Parquet per table plus manifest.json")
+    gen.add_argument("--sf", default="0.1", help="scale factor; 1 is about 4.2 million rows (default 0.1)")
+    gen.add_argument("--seed", default="42", help="integer seed (default 42)")
+    gen.add_argument(
+        "--out", type=Path, default=None, help="folder (default data/synthetic/sf<SF>-seed<SEED>)"
+    )
+    load = dsub.add_parser("load", help="load a generated folder into an empty, migrated database")
+    _engine_args(load)
+    load.add_argument(
+        "--from", dest="source", type=Path, required=True, help="folder written by 'data generate'"
+    )
     sub.add_parser("docs", help="execute the notebooks and write the design document")
     sub.add_parser("check-docs", help="fail when the committed design document is stale")
     return parser
@@ -61,6 +74,8 @@ def run(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
+    if args.command == "data":
+        return _data(args)
     if args.command in ("docs", "check-docs"):
         from . import docs
 
@@ -84,6 +99,52 @@ def run(argv: list[str] | None = None) -> int:
                 f"{engine.name}: {len(mig.applied(engine))} applied migration(s) match their files; {len(todo)} pending"
             )
     return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from . import migrate, synth
+
+    if args.data_command == "generate":
+        sf, seed = synth.parse_sf(args.sf), synth.parse_seed(args.seed)
+        out = args.out or synth.default_folder(sf, seed)
+        sizes = synth.Sizes.at(sf)
+        print(f"generating SF {sf:g}, seed {seed} into {out}", file=sys.stderr)
+
+        def report(table: str, rows: int, seconds: float) -> None:
+            print(f"  {table:<22} {rows:>12,} rows  {seconds:6.2f} s", file=sys.stderr)
+
+        manifest, timings = synth.generate(sf, seed, out, progress=report)
+        total = sum(manifest.rows.values())
+        print(
+            f"wrote {total:,} rows in {len(manifest.rows)} Parquet files and manifest.json to {out} "
+            f"({sum(timings.values()):.1f} s; planned {sizes.applications:,} pattern applications)"
+        )
+        return 0
+    if args.data_command == "load":
+        m = synth.read_manifest(args.source)
+        bars: dict[str, tqdm] = {}
+
+        def tick(table: str, rows: int) -> None:
+            if table not in bars:
+                bars[table] = tqdm(
+                    total=m.rows[table], desc=table, unit="row", unit_scale=True, leave=True, file=sys.stderr
+                )
+            bars[table].update(rows)
+            if bars[table].n >= m.rows[table]:
+                bars[table].close()
+
+        with _open(args) as engine:
+            if not migrate.applied(engine):
+                migrate.migrate(engine)
+            load = synth.load_duckdb if engine.name == "duckdb" else synth.load_postgres
+            counts = load(engine, args.source, progress=tick)
+        for bar in bars.values():
+            bar.close()
+        print(f"{engine.name}: loaded {sum(counts.values()):,} rows into {len(counts)} tables")
+        return 0
+    raise WorkbookError("data: choose an action: generate or load (see 'workbook data --help')")
 
 
 def main(argv: list[str] | None = None) -> int:

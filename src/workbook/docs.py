@@ -814,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", nargs="?", choices=["build", "check"], default="build")
     args = parser.parse_args(argv)
-    notebooks = sorted(config.NOTEBOOKS_DIR.glob(NOTEBOOK_GLOB))
+    notebooks = config.document_notebooks()
     target = _display(config.DESIGN_DOC)
     try:
         if args.command == "build":
