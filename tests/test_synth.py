@@ -89,7 +89,13 @@ def test_postgres_load_is_all_or_nothing(generated, tmp_path):
         assert {t: db.scalar(f"SELECT count(*) FROM {t}") for t in synth.LOAD_ORDER} == dict.fromkeys(
             synth.LOAD_ORDER, 0
         )
-        assert db.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_templates_search'") == 1
+        assert (
+            db.scalar(
+                "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_templates_search' "
+                "AND schemaname = current_schema()"
+            )
+            == 1
+        )
 
 
 @pytest.mark.parametrize("sf", ["0", "-1", "abc", "nan", "inf"])
@@ -134,3 +140,22 @@ def test_cli_generate_and_load(tmp_path, capsys):
     assert main(["data", "load", "--database", str(db), "--from", str(out)]) == 0
     assert "loaded" in capsys.readouterr().out
     assert main(["data", "load", "--database", str(db), "--from", str(out)]) == 1
+
+
+def test_postgres_load_restores_every_key_index_and_trigger(generated):
+    """The loader drops keys and indexes for speed; afterwards the catalog is exactly as migrated."""
+    from workbook.catalog import read_catalog
+
+    out, _ = generated
+    with connect("postgres") as db:
+        migrate.migrate(db)
+        before = read_catalog(db)
+        synth.load_postgres(db, out)
+        assert read_catalog(db) == before
+        assert (
+            db.scalar(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgenabled = 'D' AND c.relnamespace = current_schema()::regnamespace"
+            )
+            == 0
+        )

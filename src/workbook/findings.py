@@ -22,9 +22,23 @@ class EvidenceLost(WorkbookError):
     """A finding's evidence no longer holds: the document would state something false."""
 
 
+_opened: list[Engine] = []
+
+
 def fresh(engine: str) -> Engine:
-    """An empty database on the named engine."""
-    return connect(engine)
+    """An empty database on the named engine, closed when the current finding's check ends."""
+    e = connect(engine)
+    _opened.append(e)
+    return e
+
+
+def error_of(e: Engine, sql: str) -> str | None:
+    """Run a statement; None if it succeeded, else the first line of the engine's error."""
+    try:
+        e.execute(sql)
+    except Exception as exc:  # the evidence is the engine's own message
+        return first_line(exc)
+    return None
 
 
 def design(engine: str) -> Engine:
@@ -81,7 +95,11 @@ class Finding:
 
     def evidence(self, engine: str = "duckdb") -> str:
         """Re-run the evidence on `engine` and return it as one line of text."""
-        return " ".join(self.check(engine).split())
+        try:
+            return " ".join(self.check(engine).split())
+        finally:
+            while _opened:
+                _opened.pop().close()
 
 
 def f01_order(engine: str) -> str:
@@ -111,11 +129,7 @@ def f02_audit_columns(engine: str) -> str:
         e.execute(
             "CREATE TRIGGER trg_users_audit AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION audit_trigger()"
         )
-        try:
-            e.execute("INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada')")
-            err = None
-        except Exception as exc:
-            err = first_line(exc)
+        err = error_of(e, "INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada')")
         expect(err is not None and "created_by" in err, "F02", f"the seed's trigger now works ({err})")
         return f"seed audit_trigger attached to users, then an INSERT: `{err}`"
     cat = read_catalog(e)
@@ -134,11 +148,7 @@ def f02_audit_columns(engine: str) -> str:
 def f03_projects_deleted_at(engine: str) -> str:
     e = seed_schema(engine)
     q = seed.queries()[0].sql.replace("$1", "CAST(NULL AS UUID)")
-    try:
-        e.execute(q)
-        err = None
-    except Exception as exc:
-        err = first_line(exc)
+    err = error_of(e, q)
     expect(err is not None and "deleted_at" in err, "F03", "access pattern 1 now runs on the seed schema")
     d = design(engine)
     d.execute(q)
@@ -280,13 +290,11 @@ def f12_cardinality(engine: str) -> str:
 def f13_version_regex(engine: str) -> str:
     s = seed_schema(engine)
     s.execute(USER)
-    accepted = []
-    for v in ("1.2.3garbage", "1.2.3.4", "01.2.3"):
-        try:
-            s.execute(_template(v, ", schema", SCHEMA_OK).replace(TID, "gen_random_uuid()"))
-            accepted.append(v)
-        except Exception:
-            pass
+    accepted = [
+        v
+        for v in ("1.2.3garbage", "1.2.3.4", "01.2.3")
+        if error_of(s, _template(v, ", schema", SCHEMA_OK).replace(TID, "gen_random_uuid()")) is None
+    ]
     expect(len(accepted) == 3, "F13", f"the seed's version check now rejects some of them ({accepted})")
     d = design(engine)
     cat = read_catalog(d)
@@ -317,11 +325,7 @@ def f07_migration_log(engine: str) -> str:
     ran = ""
     if engine == "postgres":
         e = seed_schema(engine)
-        try:
-            e.execute("SELECT migrate_data_safely('m1', 'SELECT 1')")
-            err = None
-        except Exception as exc:
-            err = first_line(exc)
+        err = error_of(e, "SELECT migrate_data_safely('m1', 'SELECT 1')")
         expect(err is not None and "migration_log" in err, "F07", f"migrate_data_safely now runs ({err})")
         ran = f"; calling it: `{err}`"
     return f"seed statement {s.number} writes to {', '.join(names)}, which no seed statement creates, and filters `WHERE migration_name = migration_name` (a parameter compared with itself){ran}"
@@ -400,21 +404,13 @@ def f19_updated_at(engine: str) -> str:
 def f14_soft_delete_any_table(engine: str) -> str:
     s = seed_schema(engine)
     s.execute(USER)
-    try:
-        s.execute(f"SELECT soft_delete('users', {UID})")
-        err = None
-    except Exception as exc:
-        err = first_line(exc)
+    err = error_of(s, f"SELECT soft_delete('users', {UID})")
     expect(
         err is not None and "deleted_at" in err, "F14", f"the seed's soft_delete on users now works ({err})"
     )
     d = design(engine)
     d.execute(USER)
-    try:
-        d.execute(f"SELECT soft_delete('users', {UID})")
-        ours = None
-    except Exception as exc:
-        ours = first_line(exc)
+    ours = error_of(d, f"SELECT soft_delete('users', {UID})")
     expect(ours is not None and "does not support soft delete" in ours, "F14", f"design verdict {ours}")
     return f"seed: soft_delete('users', id) builds dynamic SQL for any table name and fails late: `{err}`; design: `{ours}`"
 
@@ -433,11 +429,7 @@ def f16_version_backwards(engine: str) -> str:
     d.execute(USER)
     d.execute(_template("1.0.0"))
     d.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{}}', 'first', {UID})")
-    try:
-        d.execute(f"SELECT create_template_version({TID}, '0.9.0', '{{}}', 'older', {UID})")
-        ours = None
-    except Exception as exc:
-        ours = first_line(exc)
+    ours = error_of(d, f"SELECT create_template_version({TID}, '0.9.0', '{{}}', 'older', {UID})")
     expect(ours is not None and "not newer" in ours, "F16", f"design verdict {ours}")
     return f"seed: after 1.1.0, create_template_version(..., '0.9.0') succeeds and the template's current version becomes {current}; design: `{ours}`"
 
@@ -448,11 +440,7 @@ def f18_audit_blocks_user_delete(engine: str) -> str:
     s.execute(
         f"INSERT INTO audit_log (table_name, record_id, operation, changed_by) VALUES ('users', {UID}, 'INSERT', {UID})"
     )
-    try:
-        s.execute("DELETE FROM users")
-        err = None
-    except Exception as exc:
-        err = first_line(exc)
+    err = error_of(s, "DELETE FROM users")
     expect(err is not None and "audit_log" in err, "F18", f"deleting an audited user now works ({err})")
     d = design(engine)
     d.execute(f"SET workbook.actor_id = {UID}")

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from .config import pg_dsn_from_env
@@ -33,6 +34,8 @@ UNPRIVILEGED = "nobody"
 _lock = threading.Lock()
 _server: LocalServer | None = None
 _schema_counter = itertools.count(1)
+_isolated: weakref.WeakSet = weakref.WeakSet()  # engines whose private schema must go at exit
+_isolated_hook = False
 
 
 def find_bindir() -> Path:
@@ -285,7 +288,27 @@ def connect(database: str | os.PathLike | None = None, *, isolated: bool = True)
         dsn, server = server_dsn()
         source = "WORKBOOK_PG_DSN" if os.environ.get("WORKBOOK_PG_DSN") else "PG* environment variables"
     schema = f"workbook_{os.getpid()}_{next(_schema_counter)}" if isolated else None
-    return PostgresEngine(dsn, schema=schema, server=server, source=source)
+    engine = PostgresEngine(dsn, schema=schema, server=server, source=source)
+    if schema:
+        _track(engine)
+    return engine
+
+
+def _close_isolated() -> None:
+    """Drop every private schema still open, so an external server keeps nothing of ours."""
+    for engine in list(_isolated):
+        try:
+            engine.close()
+        except Exception:  # noqa: S110 - best effort at exit
+            pass
+
+
+def _track(engine) -> None:  # noqa: ANN001
+    global _isolated_hook
+    _isolated.add(engine)
+    if not _isolated_hook:
+        atexit.register(_close_isolated)  # registered after the server's stop: runs before it
+        _isolated_hook = True
 
 
 def startup_seconds(runs: int = 5) -> list[float]:
