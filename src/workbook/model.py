@@ -82,12 +82,18 @@ class Table:
         """Foreign keys in name order."""
         return tuple(c for c in self.constraints if c.kind == "FOREIGN KEY")
 
+    def named_unique_keys(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(name, columns) of every unique column set: PK, UNIQUE, plain-column unique indexes; by name."""
+        keys = [(c.name, c.columns) for c in self.constraints if c.kind in ("PRIMARY KEY", "UNIQUE")]
+        cols = {c.name for c in self.columns}
+        keys += [
+            (i.name, i.keys) for i in self.indexes if i.unique and i.predicate is None and set(i.keys) <= cols
+        ]
+        return sorted(keys)
+
     def unique_keys(self) -> list[tuple[str, ...]]:
         """Column sets that are unique: PK, UNIQUE constraints and plain-column unique indexes."""
-        keys = [c.columns for c in self.constraints if c.kind in ("PRIMARY KEY", "UNIQUE")]
-        cols = {c.name for c in self.columns}
-        keys += [i.keys for i in self.indexes if i.unique and i.predicate is None and set(i.keys) <= cols]
-        return keys
+        return [cols for _, cols in self.named_unique_keys()]
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,6 @@ def _foreign_keys(table: Table) -> list[Constraint]:
     return sorted(table.foreign_keys, key=lambda c: c.name)
 
 
-def _named_unique_keys(table: Table) -> list[tuple[str, tuple[str, ...]]]:
-    """(name, columns) of every unique column set, as Table.unique_keys() sees them, sorted by name."""
-    keys = [(c.name, c.columns) for c in table.constraints if c.kind in ("PRIMARY KEY", "UNIQUE")]
-    cols = {c.name for c in table.columns}
-    keys += [
-        (i.name, i.keys) for i in table.indexes if i.unique and i.predicate is None and set(i.keys) <= cols
-    ]
-    return sorted(keys)
-
-
 def _ref_columns(catalog: Catalog, fk: Constraint) -> tuple[str, ...]:
     """The referenced columns; the parent's primary key when the engine leaves them out."""
     if fk.ref_columns:
@@ -67,7 +57,7 @@ def _key_columns(table: Table) -> tuple[set[str], set[str], set[str]]:
     pk = set(table.primary_key.columns) if table.primary_key else set()
     fk = {name for c in table.foreign_keys for name in c.columns}
     uk: set[str] = set()
-    for name, cols in _named_unique_keys(table):
+    for name, cols in table.named_unique_keys():
         if table.primary_key and (name == table.primary_key.name or set(cols) == pk):
             continue
         uk.update(cols)
@@ -407,7 +397,7 @@ def _identifying_key(table: Table, fk: Constraint) -> tuple[str, tuple[str, ...]
         return None
     own = set(fk.columns)
     other_fk_cols = {c for other in table.foreign_keys if other != fk for c in other.columns}
-    for name, key in _named_unique_keys(table):
+    for name, key in table.named_unique_keys():
         if len(key) > 1 and own < set(key) and set(key) - own - other_fk_cols:
             return name, key
     return None
@@ -458,7 +448,7 @@ def _junction_relationships(table: Table) -> list[Relationship]:
         fks = by_parent[first] + by_parent[second]
         evidence = "; ".join(f"{fk.name}: {_cols_text(table, fk.columns)} NOT NULL" for fk in fks)
         pair_cols = {c for fk in fks for c in fk.columns}
-        joint = [name for name, key in _named_unique_keys(table) if pair_cols <= set(key)]
+        joint = [name for name, key in table.named_unique_keys() if pair_cols <= set(key)]
         evidence += f"; jointly unique ({joint[0]})" if joint else "; not unique together"
         if history:
             evidence += f"; with history ({', '.join(history)})"
