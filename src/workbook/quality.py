@@ -587,9 +587,6 @@ def matrix_markdown(outcomes: list[Outcome], engines: tuple[str, ...] = ("postgr
     return md_table(["Table", "Constraint", "Row", "Design", *[label[e] for e in engines]], rows)
 
 
-RULE_KIND = {"PRIMARY KEY": "Each row is identified by", "UNIQUE": "No two rows share"}
-
-
 def rule_in_words(table: str, c: Constraint, nullable: dict[str, bool]) -> str:
     """The rule a constraint enforces, in words: its catalog comment, or derived from its keys."""
     if c.comment:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import sqlglot
-from sqlglot import exp
-
 from . import config
 from .dialect import adapt_statement
 from .engines import Engine
@@ -146,8 +143,3 @@ def referenced_but_never_created() -> list[tuple[str, SeedStatement]]:
             if name.lower() not in created:
                 out.append((name, s))
     return out
-
-
-def parse(s: SeedStatement) -> exp.Expression:
-    """The statement parsed as PostgreSQL."""
-    return sqlglot.parse_one(s.sql, read="postgres")
