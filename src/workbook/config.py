@@ -27,9 +27,12 @@ DOC_ORDER = [
 ]
 
 
+NOTEBOOK_GLOB = "[0-9][0-9]-*.ipynb"
+
+
 def document_notebooks() -> list[Path]:
     """The notebooks of the design document, in document order."""
-    found = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
+    found = sorted(NOTEBOOKS_DIR.glob(NOTEBOOK_GLOB))
     rank = {name: i for i, name in enumerate(DOC_ORDER)}
     return sorted(found, key=lambda p: (rank.get(p.stem, len(rank)), p.name))
 

@@ -38,7 +38,6 @@ from traitlets.config import Config
 from workbook import config
 from workbook.errors import WorkbookError
 
-NOTEBOOK_GLOB = "[0-9][0-9]-*.ipynb"
 KERNEL_NAME = "python3"
 KERNEL_ENV = {
     "PLOOMBER_STATS_ENABLED": "false",  # jupysql: no telemetry
@@ -757,7 +756,7 @@ def build_document(notebooks: list[Path], out: Path, *, title: str = "Data Desig
     notebooks = [Path(p) for p in notebooks]
     out = Path(out)
     if not notebooks:
-        raise WorkbookError(f"no notebooks to document (expected {NOTEBOOK_GLOB} in notebooks/)")
+        raise WorkbookError(f"no notebooks to document (expected {config.NOTEBOOK_GLOB} in notebooks/)")
     assets_rel = assets_dir_for(out).name
     sections: list[str] = []
     assets: dict[str, bytes] = {}

@@ -49,13 +49,10 @@ class Engine:
         """True when a base table of that name exists in the default schema."""
         return bool(
             self.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = "
-                + self._schema_expr,
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
                 [name],
             )
         )
-
-    _schema_expr = "current_schema()"
 
     def close(self) -> None:
         """Close the connection."""
