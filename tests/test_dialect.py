@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pytest
 
 from workbook import migrate
 from workbook.dialect import RULES, adapt_script, adapt_statement
+from workbook.errors import WorkbookError
 from workbook.sqlsplit import Statement, split_sql
 
 
@@ -112,3 +115,74 @@ def test_every_migration_adapts_and_applies_to_duckdb():
         for st in adapt_script(m.text, m.name).statements:
             con.execute(st.sql)
     assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 8
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ("SELECT count(*) FROM t WHERE x = p", "FROM, WHERE"),
+        ("SELECT p + 1; SELECT 2", "2 statements"),
+        ("SELECT $1 + 1", "positional parameters"),
+        ("SELECT p, p", "2 expressions"),
+        ("SELECT p + (SELECT max(x) FROM t)", "subquery"),
+    ],
+)
+def test_sql_function_that_a_macro_cannot_hold_becomes_a_gap_not_a_wrong_macro(body, reason):
+    out = _one(f"CREATE FUNCTION n_of(p INT) RETURNS BIGINT LANGUAGE sql AS $$ {body} $$")
+    assert out.statements == [], "no macro that computes something else"
+    (gap,) = out.gaps
+    assert gap.rule == "sql-function-not-translatable" and gap.where == "t.sql:1 n_of"
+    assert reason in gap.detail
+
+
+def test_function_with_a_typed_parameter_list_still_becomes_a_macro():
+    out = _one(
+        "CREATE FUNCTION f(a NUMERIC(10, 2), b TEXT) RETURNS INT LANGUAGE sql AS $$ SELECT a + length(b) $$"
+    )
+    assert [s.sql for s in out.statements] == ["CREATE MACRO f(a, b) AS a + LENGTH(b)"]
+
+
+@pytest.mark.parametrize(
+    "text, line, what",
+    [
+        ("SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$\nSELECT 1;\nSELECT 2;", 2, "$$"),
+        ("SELECT 1;\nSELECT 'it;\nSELECT 2;", 2, "quoted string '"),
+        ('SELECT "x;\nSELECT 2;', 1, 'quoted name "'),
+        ("SELECT 1;\n/* note\nSELECT 2;", 2, "block comment"),
+        ("SELECT 1; $body$ SELECT 2; $bod$", 1, "$body$"),
+    ],
+)
+def test_unterminated_quoting_is_an_error_not_a_swallowed_file(text, line, what):
+    with pytest.raises(WorkbookError, match=rf"^V9__x\.sql:{line}: unterminated .*{re.escape(what)}"):
+        split_sql(text, "V9__x.sql")
+
+
+def test_a_statement_the_adapter_cannot_parse_is_an_error_naming_the_line():
+    with pytest.raises(WorkbookError, match=r"^t\.sql:1: the DuckDB adapter cannot parse this statement"):
+        _one("INSERT INTO t VALUES (1")
+
+
+def test_an_untranslatable_function_is_an_explained_gap_row(migrations_copy):
+    """The function is absent on DuckDB, the parity check accepts it, and the gap row says why."""
+    from workbook import parity
+    from workbook.catalog import read_catalog
+    from workbook.engines import connect
+
+    (migrations_copy / "V0013__project_count.sql").write_text(
+        "CREATE FUNCTION project_count(p_owner UUID) RETURNS BIGINT LANGUAGE sql STABLE AS $$\n"
+        "    SELECT count(*) FROM projects WHERE owner_id = p_owner\n$$;\n"
+    )
+    cats = {}
+    for engine in ("postgres", "duckdb"):
+        with connect(engine) as db:
+            migrate.migrate(db, migrations_copy)
+            cats[engine] = read_catalog(db)
+    gaps = migrate.gaps(migrations_copy)
+    assert "project_count" in cats["postgres"].functions and "project_count" not in cats["duckdb"].functions
+    (diff,) = [d for d in parity.check(cats["postgres"], cats["duckdb"], gaps) if d.obj == "project_count"]
+    assert diff.rule == "sql-function-not-translatable"
+    (row,) = [
+        r for r in parity.gap_rows(gaps, cats["postgres"], cats["duckdb"]) if "not-translatable" in r[1]
+    ]
+    assert "V0013__project_count.sql:1 project_count (the body's SELECT has FROM, WHERE)" in row[2]
+    assert row[4] == "not available"

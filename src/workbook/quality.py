@@ -10,6 +10,7 @@ the design's expectation fails the build.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from . import migrate
@@ -18,7 +19,7 @@ from .engines import Engine, connect
 from .errors import WorkbookError
 from .model import Catalog, Constraint
 from .tables import md_table
-from .violations import REFERENCED, try_write
+from .violations import JSONB_NUL, REFERENCED, try_write
 
 U1 = "'00000000-0000-0000-0000-000000000001'"
 U2 = "'00000000-0000-0000-0000-000000000002'"
@@ -103,6 +104,16 @@ class Case:
     sql: str
     expect: str | None  # the constraint that should reject it; None: it should be accepted
     values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """What the row exercises: PRIMARY KEY, UNIQUE, FOREIGN KEY, CHECK, NOT NULL or JSONB."""
+        if self.constraint.endswith(" NOT NULL"):
+            return "NOT NULL"
+        if self.constraint.endswith(JSONB_NUL):
+            return "JSONB"
+        prefix = self.constraint.split("_", 1)[0]
+        return {"pk": "PRIMARY KEY", "uq": "UNIQUE", "fk": "FOREIGN KEY", "ck": "CHECK"}.get(prefix, prefix)
 
 
 def insert(table: str, label: str, constraint: str, expect: str | None, **values: str) -> Case:
@@ -501,9 +512,50 @@ def _fk_cases(cat: Catalog) -> list[Case]:
     return out
 
 
+def _jsonb_cases(cat: Catalog) -> list[Case]:
+    """Every JSONB column: a U+0000 in a string and in a key (refused by jsonb), and an escaped one (stored)."""
+    out = []
+    for t in cat.base_tables:
+        for col in t.columns:
+            if col.type != "jsonb" or t.name not in BASE:
+                continue
+            base = json.loads(BASE[t.name].get(col.name, "'{}'")[1:-1])
+            if not isinstance(base, dict):
+                continue
+            name = f"{t.name}.{col.name} {JSONB_NUL}"
+
+            def doc(extra: dict, base: dict = base) -> str:
+                return q(json.dumps({**base, **extra}))
+
+            out += [
+                insert(
+                    t.name,
+                    f"{col.name} with U+0000 in a string",
+                    name,
+                    JSONB_NUL,
+                    **{col.name: doc({"note": "\x00"})},
+                ),
+                insert(
+                    t.name,
+                    f"{col.name} with U+0000 in a key",
+                    name,
+                    JSONB_NUL,
+                    **{col.name: doc({"\x00": 1})},
+                ),
+                insert(
+                    t.name,
+                    f"{col.name} with an escaped backslash-u0000, six characters (boundary)",
+                    name,
+                    None,
+                    **{col.name: doc({"note": "\\u0000"})},
+                ),
+            ]
+    return out
+
+
 def cases(cat: Catalog) -> list[Case]:
     """Every row of the bad-input matrix, for the design's catalog."""
-    return check_cases() + _unique_cases() + _fk_cases(cat) + _not_null_cases(cat)
+    return check_cases() + _unique_cases() + _fk_cases(cat) + _not_null_cases(cat) + _jsonb_cases(cat)
 
 
 @dataclass(frozen=True)
@@ -652,6 +704,16 @@ KNOWN_CAUSES = [
         "On PostgreSQL the BEFORE UPDATE trigger set_updated_at() overwrites updated_at, so the NULL never reaches "
         "the NOT NULL check; DuckDB has no triggers (dialect gap `trigger`).",
         "As designed on PostgreSQL; on DuckDB, writers must maintain updated_at themselves.",
+    ),
+    (
+        lambda r: r.get("postgres") == JSONB_NUL and r.get("duckdb") == "accepted",
+        "A JSON document holding U+0000: PostgreSQL's jsonb refuses it, DuckDB stores it",
+        "PostgreSQL's jsonb stores strings as text, which cannot contain U+0000 (`unsupported Unicode escape "
+        "sequence`, SQLSTATE 22P05); DuckDB's JSON type keeps the document as text and accepts the escape. Found "
+        "by the property test of the JSON rules (hypothesis drew `{'variables': '\\x00'}`).",
+        "The design's rule follows PostgreSQL (`rules.jsonb_storable`): a document with U+0000 is invalid. On "
+        "DuckDB, writers check it; the property test asserts this disagreement, so a change on either engine "
+        "fails the build.",
     ),
 ]
 

@@ -49,12 +49,31 @@ def usage_count_ok(value: int) -> bool:
     return value >= 0
 
 
+def jsonb_storable(document: str) -> bool:
+    """Every JSONB column: no key or string holds U+0000, which PostgreSQL's jsonb cannot store.
+
+    The design follows its target: such a document is invalid. DuckDB's JSON type stores it, so on
+    DuckDB this rule is the writer's to keep (engine disagreement E3 of the Data Quality section).
+    """
+
+    def clean(value: object) -> bool:
+        if isinstance(value, str):
+            return "\x00" not in value
+        if isinstance(value, dict):
+            return all(clean(k) and clean(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(clean(v) for v in value)
+        return True
+
+    return clean(json.loads(document))
+
+
 def json_object_ok(document: str) -> bool:
-    """ck_*_configuration_object: the JSON document is an object."""
+    """ck_*_configuration_object: the JSON document is an object (its shape; see also jsonb_storable)."""
     return isinstance(json.loads(document), dict)
 
 
 def template_schema_ok(document: str) -> bool:
-    """ck_templates_schema_valid: an object with a variables array and a files entry."""
+    """ck_templates_schema_valid: an object with a variables array and a files entry (its shape)."""
     doc = json.loads(document)
     return isinstance(doc, dict) and "files" in doc and isinstance(doc.get("variables"), list)

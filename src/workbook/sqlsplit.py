@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .errors import WorkbookError
+
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
@@ -21,8 +23,20 @@ class Statement:
         return self.sql.strip().splitlines()[0][:80]
 
 
-def split_sql(text: str) -> list[Statement]:
-    """Split text on top-level semicolons; comments outside statements are dropped."""
+def _unterminated(source: str, text: str, start: int, what: str) -> WorkbookError:
+    line = text.count("\n", 0, start) + 1
+    return WorkbookError(
+        f"{source}:{line}: unterminated {what} starting here; it would swallow the rest of the file "
+        "(nothing was run)"
+    )
+
+
+def split_sql(text: str, source: str = "<sql>") -> list[Statement]:
+    """Split text on top-level semicolons; comments outside statements are dropped.
+
+    An unterminated quote, dollar-quoted body or block comment is an error naming `source` and the
+    line where it opens: silently taking the rest of the file as one statement would lose statements.
+    """
     statements: list[Statement] = []
     buf: list[str] = []
     start_line: int | None = None
@@ -46,7 +60,9 @@ def split_sql(text: str) -> list[Statement]:
             continue
         if ch == "/" and text.startswith("/*", i):
             end = text.find("*/", i + 2)
-            end = n if end == -1 else end + 2
+            if end == -1:
+                raise _unterminated(source, text, i, "block comment /*")
+            end += 2
             line += text.count("\n", i, end)
             i = end
             continue
@@ -65,10 +81,16 @@ def split_sql(text: str) -> list[Statement]:
                         continue
                     break
                 end += 1
-            end = min(end + 1, n)
+            if end >= n:
+                raise _unterminated(
+                    source, text, i, "quoted string " + ch if ch == "'" else "quoted name " + ch
+                )
+            end += 1
         elif ch == "$" and (m := _DOLLAR.match(text, i)):
             close = text.find(m.group(0), m.end())
-            end = n if close == -1 else close + len(m.group(0))
+            if close == -1:
+                raise _unterminated(source, text, i, f"dollar-quoted body {m.group(0)}")
+            end = close + len(m.group(0))
         else:
             end = i + 1
         chunk = text[i:end]

@@ -18,6 +18,8 @@ _DUCK_FK = re.compile(r'Violates foreign key constraint because key "(.*?): .*" 
 # DuckDB rewrites an UPDATE of an indexed column as delete + insert, which its foreign keys refuse
 # while other rows reference the old row; the matrix shows that outcome under this name.
 REFERENCED = "refused: row is referenced (DuckDB update limitation)"
+# PostgreSQL's jsonb cannot hold U+0000 (SQLSTATE 22P05); the error names no constraint or column.
+JSONB_NUL = "jsonb: U+0000 not storable"
 
 
 def first_line(exc: BaseException) -> str:
@@ -32,6 +34,8 @@ def constraint_name(
     """The name of the constraint that rejected a write to `table`, or the error's first line."""
     diag = getattr(exc, "diag", None)
     if diag is not None:
+        if diag.sqlstate == "22P05":
+            return JSONB_NUL
         if diag.constraint_name:
             return diag.constraint_name
         if diag.column_name:
