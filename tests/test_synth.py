@@ -80,6 +80,12 @@ def test_postgres_load_is_all_or_nothing(generated, tmp_path):
     duckdb.sql(f"""COPY (SELECT * REPLACE (CASE WHEN row_number() OVER () = 1
                    THEN '00000000-0000-0000-0000-00000000dead'::UUID ELSE project_id END AS project_id)
                    FROM read_parquet('{out / "pattern_applications.parquet"}')) TO '{apps}' (FORMAT parquet)""")
+    # Recorded in the manifest, so the sha256 check passes and the database itself must refuse the row.
+    import json
+
+    raw = json.loads((broken / "manifest.json").read_text())
+    raw["sha256"]["pattern_applications"] = synth.sha256(apps)
+    (broken / "manifest.json").write_text(json.dumps(raw))
     with connect("postgres") as db:
         migrate.migrate(db)
         with pytest.raises(

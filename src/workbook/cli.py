@@ -60,6 +60,16 @@ def _open(args: argparse.Namespace):
     if args.engine not in ENGINES:
         raise WorkbookError(f"--engine {args.engine}: unknown engine (choose from {', '.join(ENGINES)})")
     database = args.database
+    if database is not None and not str(database).strip():
+        # An empty value would silently mean an in-memory DuckDB database (or, for PostgreSQL, the
+        # environment's or a throwaway server): both lose the result while reporting success.
+        what = (
+            "a DuckDB file path (or leave --database out for "
+            f"{config.DEFAULT_DUCKDB_PATH.relative_to(config.PROJ_ROOT)})"
+            if args.engine == "duckdb"
+            else "a PostgreSQL DSN (or leave --database out for WORKBOOK_PG_DSN, PG* variables or a throwaway server)"
+        )
+        raise WorkbookError(f"--database {database!r}: empty; give {what}")
     if args.engine == "duckdb" and database is None:
         config.DEFAULT_DUCKDB_PATH.parent.mkdir(parents=True, exist_ok=True)
         database = config.DEFAULT_DUCKDB_PATH
@@ -129,8 +139,24 @@ def _data(args: argparse.Namespace) -> int:
         )
         return 0
     if args.data_command == "load":
-        m = synth.read_manifest(args.source)
+        # Check the folder (manifest, presence and sha256 of every file) before the database is
+        # opened, so a folder that would be refused leaves no database file and no migration behind.
         bars: dict[str, tqdm] = {}
+
+        def hashed(nbytes: int) -> None:  # the bar appears once the manifest itself has passed
+            if "sha256" not in bars:
+                files = [Path(args.source) / f"{t}.parquet" for t in synth.TABLES]
+                size = sum(f.stat().st_size for f in files)
+                bars["sha256"] = tqdm(
+                    total=size, desc="sha256", unit="B", unit_scale=True, leave=False, file=sys.stderr
+                )
+            bars["sha256"].update(nbytes)
+
+        try:
+            m = synth.read_manifest(args.source, progress=hashed)
+        finally:
+            if "sha256" in bars:
+                bars.pop("sha256").close()
 
         def tick(table: str, rows: int) -> None:
             if table not in bars:
@@ -142,12 +168,23 @@ def _data(args: argparse.Namespace) -> int:
                 bars[table].close()
 
         with _open(args) as engine:
-            if not migrate.applied(engine):
-                migrate.migrate(engine)
+            # A fresh database is migrated first; so is one migrated part way (an interrupted
+            # 'migrate' or 'data load'): the runner applies only the pending files, each in its own
+            # transaction, after refusing any applied file that changed or is missing.
+            before = len(migrate.applied(engine))
+            done = migrate.migrate(engine, args.migrations)
+            if done and before:
+                print(
+                    f"{engine.name}: the database was migrated part way ({before} applied); "
+                    f"applied the {len(done)} pending migration(s) before loading",
+                    file=sys.stderr,
+                )
             load = synth.load_duckdb if engine.name == "duckdb" else synth.load_postgres
-            counts = load(engine, args.source, progress=tick)
-        for bar in bars.values():
-            bar.close()
+            try:
+                counts = load(engine, args.source, progress=tick, migrations=args.migrations)
+            finally:
+                for bar in bars.values():
+                    bar.close()
         print(f"{engine.name}: loaded {sum(counts.values()):,} rows into {len(counts)} tables")
         return 0
     raise WorkbookError("data: choose an action: generate or load (see 'workbook data --help')")

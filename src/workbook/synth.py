@@ -450,6 +450,43 @@ class Manifest:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
 
+_PARTIAL = ".partial-"
+
+
+def _process_gone(pid: int) -> bool:
+    """True when no process `pid` runs any more (a zombie counts as gone: it can write nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
+
+
+def _remove_stale_partials(out: Path) -> None:
+    """Delete `.partial-<pid>` folders left in `out` by runs that were killed; never a live run's."""
+    for entry in out.glob(_PARTIAL + "*"):
+        pid = entry.name[len(_PARTIAL) :]
+        if not pid.isdigit() or not entry.is_dir() or entry.is_symlink():
+            continue
+        if int(pid) == os.getpid() or _process_gone(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the folder's renames and deletions durable, in the order they were made."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def generate(
     sf: float,
     seed: int,
@@ -457,7 +494,16 @@ def generate(
     progress: Callable[[str, int, float], None] | None = None,
     p: Params = PARAMS,
 ) -> tuple[Manifest, dict[str, float]]:
-    """Write one Parquet file per table and manifest.json into `out`; returns the manifest and timings."""
+    """Write one Parquet file per table and manifest.json into `out`; returns the manifest and timings.
+
+    Everything is written into `out/.partial-<pid>` first. Only when every file and the manifest are
+    complete does the folder change, in this order: the old manifest.json is deleted (from then on the
+    folder has no manifest and every loader refuses it), the data files are renamed into place, and
+    the new manifest.json is renamed in last. A kill at any point therefore leaves either the old
+    complete run, a folder without a manifest, or the new complete run; and since loaders check every
+    file's sha256 against the manifest, a folder never loads as a mix of two runs. Stale
+    `.partial-<pid>` folders of processes that no longer run are deleted first.
+    """
     sf, seed = parse_sf(sf), parse_seed(seed)
     out = Path(out)
     try:
@@ -467,13 +513,15 @@ def generate(
         probe.unlink()
     except OSError as exc:
         raise WorkbookError(f"{out}: the target folder is not writable ({exc.strerror})") from None
+    _remove_stale_partials(out)
     sizes = Sizes.at(sf, p)
-    work = out / f".partial-{os.getpid()}"
+    work = out / f"{_PARTIAL}{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     con = _connect(temp=work / "spill")
     timings: dict[str, float] = {}
     manifest = Manifest(seed, sf)
+    changed = False  # whether the folder itself has been touched yet
     try:
         for m in _macros(seed, sizes, p):
             con.execute(m)
@@ -496,12 +544,28 @@ def generate(
                 progress(table, rows, timings[table])
         for table in TABLES:
             manifest.sha256[table] = sha256(work / f"{table}.parquet")
-        (work / "manifest.json").write_text(manifest.dumps())
-        # All files are complete: move them into place, the manifest last.
+        with open(work / "manifest.json", "w") as f:
+            f.write(manifest.dumps())
+            f.flush()
+            os.fsync(f.fileno())
+        # All files are complete. The folder stops being a complete run before any of its files
+        # changes (no manifest: refused), and becomes one again only with the new manifest.
+        changed = True
+        try:
+            os.unlink(out / "manifest.json")
+        except FileNotFoundError:
+            pass
+        _fsync_dir(out)
         for table in TABLES:
             os.replace(work / f"{table}.parquet", out / f"{table}.parquet")
         os.replace(work / "manifest.json", out / "manifest.json")
+        _fsync_dir(out)
     except OSError as exc:
+        if changed:
+            raise WorkbookError(
+                f"{out}: writing the data failed ({exc.strerror or exc}); the folder has no manifest.json "
+                "now and is refused until 'data generate' completes for it"
+            ) from None
         raise WorkbookError(
             f"{out}: writing the data failed ({exc.strerror or exc}); nothing was replaced"
         ) from None
@@ -516,16 +580,148 @@ def generate(
     return manifest, timings
 
 
-def read_manifest(folder: Path) -> Manifest:
-    """The manifest of a generated folder, after checking every file's sha256 is as recorded."""
-    path = Path(folder) / "manifest.json"
-    if not path.is_file():
-        raise WorkbookError(f"{folder}: no manifest.json: run 'make data' first")
-    raw = json.loads(path.read_text())
-    m = Manifest(
+_MANIFEST_KEYS = ("seed", "sf", "generator", "duckdb", "rows", "sha256", "params")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _fingerprint(path: Path) -> tuple[int, ...]:
+    """Identity and last change of a file: any rename over it or write to it changes this."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _parse_manifest(path: Path) -> Manifest:
+    """manifest.json as a Manifest, after checking its shape; one line naming the file otherwise."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise WorkbookError(f"{folder}: no such folder: run 'make data' (or 'workbook data generate') first")
+    if not path.exists():
+        raise WorkbookError(
+            f"{path}: missing, so {folder} holds no complete generated data (a 'data generate' that was "
+            "interrupted leaves it so): run 'make data' (or 'workbook data generate') for it"
+        )
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise WorkbookError(f"{path}: not a JSON manifest (not UTF-8 at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise WorkbookError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); regenerate the folder"
+        ) from None
+    if not isinstance(raw, dict):
+        raise WorkbookError(f"{path}: not a manifest: a JSON object was expected, found {type(raw).__name__}")
+    lacking = [k for k in _MANIFEST_KEYS if k not in raw]
+    if lacking:
+        raise WorkbookError(f"{path}: lacks the key(s) {', '.join(lacking)}; regenerate the folder")
+    for key in ("rows", "sha256"):
+        if not isinstance(raw[key], dict):
+            raise WorkbookError(f"{path}: '{key}' must be an object of table names")
+        listed = set(raw[key])
+        if listed != set(TABLES):
+            missing = [t for t in TABLES if t not in listed]
+            extra = sorted(listed - set(TABLES))
+            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+                [f"has unknown {', '.join(extra)}"] if extra else []
+            )
+            raise WorkbookError(
+                f"{path}: '{key}' must list exactly the tables {', '.join(TABLES)}: it {' and '.join(parts)}"
+            )
+    for table in TABLES:
+        n, digest = raw["rows"][table], raw["sha256"][table]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise WorkbookError(f"{path}: rows.{table} must be a row count (an integer >= 0), found {n!r}")
+        if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
+            raise WorkbookError(f"{path}: sha256.{table} must be 64 lowercase hex digits, found {digest!r}")
+    return Manifest(
         raw["seed"], raw["sf"], raw["generator"], raw["duckdb"], raw["rows"], raw["sha256"], raw["params"]
     )
-    return m
+
+
+def _verify(
+    folder: Path, progress: Callable[[int], None] | None = None
+) -> tuple[Manifest, dict[Path, tuple[int, ...]]]:
+    """The manifest, after checking every file is present and has its recorded sha256.
+
+    Returns the files' fingerprints as well, so a loader can check just before it commits that no
+    file was replaced or written since it was checked.
+    """
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    m = _parse_manifest(path)
+    files = [folder / f"{t}.parquet" for t in LOAD_ORDER]
+    for f in files:  # every file present before any is read
+        if not f.is_file():
+            raise WorkbookError(
+                f"{f}: missing (manifest.json lists it); the folder is incomplete: regenerate it"
+            )
+    try:
+        seen = {path: _fingerprint(path)}
+        for table, f in zip(LOAD_ORDER, files, strict=True):
+            seen[f] = _fingerprint(f)
+            h = hashlib.sha256()
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(chunk)
+                    if progress:
+                        progress(len(chunk))
+            if h.hexdigest() != m.sha256[table]:
+                raise WorkbookError(
+                    f"{f}: sha256 {h.hexdigest()[:16]}… is not the {m.sha256[table][:16]}… that manifest.json "
+                    "records: the file is damaged or from another run; regenerate the folder"
+                )
+    except OSError as exc:
+        raise WorkbookError(f"{exc.filename or folder}: cannot read: {exc.strerror or exc}") from None
+    return m, seen
+
+
+def _check_unchanged(seen: dict[Path, tuple[int, ...]]) -> None:
+    """Refuse (inside the load transaction) when a checked file was replaced or written since."""
+    for f, fp in seen.items():
+        try:
+            now = _fingerprint(f)
+        except OSError:
+            now = None
+        if now != fp:
+            raise WorkbookError(
+                f"{f}: changed while it was being loaded (another 'data generate' into the folder?); "
+                "nothing was loaded"
+            )
+
+
+def read_manifest(folder: Path, progress: Callable[[int], None] | None = None) -> Manifest:
+    """The manifest of a generated folder, after checking every file's sha256 is as recorded.
+
+    Refuses, in one line naming the file, a missing or malformed manifest.json, one that does not
+    list exactly the tables in TABLES, and a missing or changed Parquet file. `progress` gets the
+    number of bytes hashed, chunk by chunk.
+    """
+    return _verify(folder, progress)[0]
+
+
+def _check_ready(db, where: str, migrations: Path | None) -> None:
+    """Refuse a database that is not migrated to the end, or that already holds data."""
+    from . import migrate
+
+    todo = migrate.pending(db, migrate.discover(migrations or config.MIGRATIONS_DIR))
+    if todo:
+        names = todo[0].name if len(todo) == 1 else f"{todo[0].name} to {todo[-1].name}"
+        target = f" --database {db.path}" if getattr(db, "path", ":memory:") != ":memory:" else ""
+        engine = "" if db.name == "duckdb" else " --engine postgres"
+        raise WorkbookError(
+            f"{where} is not fully migrated: {len(todo)} migration(s) pending ({names}); "
+            f"run 'workbook migrate{engine}{target}' first ('workbook data load' does it for you)"
+        )
+    counts = {}
+    for t in LOAD_ORDER:
+        try:
+            counts[t] = db.scalar(f"SELECT count(*) FROM {t}")
+        except Exception as exc:  # a table dropped by hand after migrating
+            raise WorkbookError(
+                f"{where}: table {t} cannot be read ({_first(exc)}); migrate a fresh database"
+            ) from None
+    _check_empty(counts, where)
 
 
 def _check_empty(counts: dict[str, int], where: str) -> None:
@@ -535,23 +731,52 @@ def _check_empty(counts: dict[str, int], where: str) -> None:
         raise WorkbookError(f"{where} already holds data: {listing}; load into an empty, migrated database")
 
 
-def load_duckdb(db, folder: Path, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Insert every table's Parquet file into a migrated DuckDB database, all or nothing."""
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_duckdb(
+    db,
+    folder: Path,
+    progress: Callable[[str, int], None] | None = None,
+    migrations: Path | None = None,
+) -> dict[str, int]:
+    """Insert every table's Parquet file into a migrated DuckDB database, all or nothing.
+
+    Every file is checked against the manifest (presence and sha256) before anything is loaded; each
+    table's row count is checked against the manifest inside the transaction, and no file may change
+    until the commit. After the commit a CHECKPOINT writes the data into the database file.
+    """
     folder = Path(folder)
-    m = read_manifest(folder)
-    _check_empty({t: db.scalar(f"SELECT count(*) FROM {t}") for t in LOAD_ORDER}, "the DuckDB database")
-    table = LOAD_ORDER[0]
+    m, seen = _verify(folder)
+    _check_ready(db, "the DuckDB database", migrations)
+    step = "CHECKPOINT before loading"
     try:
+        # Make the schema durable in the database file before the long transaction starts.
+        db.execute("CHECKPOINT")
         with db.transaction():
             for table in LOAD_ORDER:
-                db.execute(
-                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet('{folder / (table + '.parquet')}')"
-                )
+                path = folder / f"{table}.parquet"
+                step = f"loading {table} from {path}"
+                db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet('{path}')")
+                n = db.scalar(f"SELECT count(*) FROM {table}")
+                if n != m.rows[table]:
+                    raise WorkbookError(
+                        f"{path}: holds {n} rows, manifest.json says {m.rows[table]}; nothing was loaded"
+                    )
                 if progress:
-                    progress(table, m.rows[table])
+                    progress(table, n)
+            _check_unchanged(seen)
+            step = "COMMIT"
+    except duckdb.Error as exc:
+        raise WorkbookError(f"{step} failed, nothing was loaded: {_first(exc)}") from None
+    try:  # the rows are committed (in the WAL); write them into the database file
+        db.execute("CHECKPOINT")
     except duckdb.Error as exc:
         raise WorkbookError(
-            f"loading {table} failed, nothing was loaded: {str(exc).splitlines()[0]}"
+            f"CHECKPOINT after loading failed: {_first(exc)}; the rows are committed and the next open "
+            "replays them from the write-ahead log"
         ) from None
     return {t: db.scalar(f"SELECT count(*) FROM {t}") for t in LOAD_ORDER}
 
@@ -633,6 +858,7 @@ def load_postgres(
     progress: Callable[[str, int], None] | None = None,
     batch_rows: int = 100_000,
     timings: dict[str, float] | None = None,
+    migrations: Path | None = None,
 ) -> dict[str, int]:
     """COPY every table into a migrated PostgreSQL schema in one transaction.
 
@@ -641,12 +867,16 @@ def load_postgres(
     every row), user triggers are off during the load, COPY uses FREEZE, then ANALYZE runs. Rows
     stream from DuckDB, which encodes each row in PostgreSQL's binary COPY format (no text parsing
     on the server) batch by batch on a second thread; nothing holds a whole table.
+
+    Every file is checked against the manifest (presence and sha256) before anything is loaded, and
+    each table's row count is checked right after its COPY, inside the transaction, so a mismatch
+    (or a file changed during the load) rolls everything back.
     """
     import psycopg
 
     folder = Path(folder)
-    m = read_manifest(folder)
-    _check_empty({t: db.scalar(f"SELECT count(*) FROM {t}") for t in LOAD_ORDER}, "the PostgreSQL schema")
+    m, seen = _verify(folder)
+    _check_ready(db, "the PostgreSQL schema", migrations)
     schema = db.scalar("SELECT current_schema()")
     src = _connect(threads=2, memory_limit="1GB")
     step = "preparing"
@@ -676,8 +906,8 @@ def load_postgres(
                 db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             clock = time.perf_counter()
             for table in LOAD_ORDER:
-                step = f"COPY {table}"
                 path = folder / f"{table}.parquet"
+                step = f"COPY {table} from {path}"
                 names = [
                     r[0] for r in src.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
                 ]
@@ -688,19 +918,28 @@ def load_postgres(
                         [table],
                     )
                 )
+                unknown = [n for n in names if n not in types]
+                if unknown:
+                    raise WorkbookError(
+                        f"{path}: column(s) {', '.join(unknown)} are not columns of table {table}; "
+                        "nothing was loaded"
+                    )
                 reader = src.execute(binary_rows_sql(path, [(n, types[n]) for n in names])).to_arrow_reader(
                     batch_rows
                 )
                 cols = ", ".join(f'"{n}"' for n in names)
-                with db.con.cursor().copy(
-                    f"COPY {table} ({cols}) FROM STDIN (FORMAT binary, FREEZE)"
-                ) as copy:
+                cur = db.con.cursor()
+                with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary, FREEZE)") as copy:
                     copy.write(COPY_HEADER)
                     for rows, data in _tuple_chunks(reader):
                         copy.write(data)
                         if progress:
                             progress(table, rows)
                     copy.write(COPY_TRAILER)
+                if cur.rowcount != m.rows[table]:
+                    raise WorkbookError(
+                        f"{path}: holds {cur.rowcount} rows, manifest.json says {m.rows[table]}; nothing was loaded"
+                    )
             if timings is not None:
                 timings["copy"] = time.perf_counter() - clock
                 clock = time.perf_counter()
@@ -712,9 +951,10 @@ def load_postgres(
                 db.execute(ddl)
             for table in LOAD_ORDER:
                 db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WorkbookError(f"{step} failed, nothing was loaded: {first}") from None
+            _check_unchanged(seen)
+            step = "COMMIT"
+    except (psycopg.Error, duckdb.Error) as exc:
+        raise WorkbookError(f"{step} failed, nothing was loaded: {_first(exc)}") from None
     finally:
         src.close()
     if timings is not None:
@@ -724,11 +964,7 @@ def load_postgres(
         db.execute(f"ANALYZE {table}")
     if timings is not None:
         timings["analyze"] = time.perf_counter() - clock
-    counts = {t: db.scalar(f"SELECT count(*) FROM {t}") for t in LOAD_ORDER}
-    for t in LOAD_ORDER:
-        if counts[t] != m.rows[t]:
-            raise WorkbookError(f"{t}: loaded {counts[t]} rows, the manifest says {m.rows[t]}")
-    return counts
+    return {t: db.scalar(f"SELECT count(*) FROM {t}") for t in LOAD_ORDER}
 
 
 def default_folder(sf: float, seed: int) -> Path:
