@@ -17,7 +17,7 @@ LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 SF ?= 0.1
 SEED ?= 42
 
-.PHONY: help setup dot docs check-docs test lint format lab data bench-data clean distclean
+.PHONY: help setup dot docs check-docs test fuzz lint format lab data bench-data clean distclean
 
 help: ## list every target
 	@echo "usage: make <target>"
@@ -28,6 +28,7 @@ setup: $(STAMP) dot ## create .venv, install requirements.txt, make sure Graphvi
 $(STAMP): requirements.txt pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m workbook.gitfilter
 	@touch $(STAMP)
 
 dot: ## install Graphviz's 'dot' with the system package manager when it is missing
@@ -41,14 +42,17 @@ dot: ## install Graphviz's 'dot' with the system package manager when it is miss
 	else echo "error: Graphviz 'dot' is missing: install graphviz (apt-get install graphviz, brew install graphviz or conda install -c conda-forge graphviz) and re-run make" >&2; exit 1; fi; \
 	command -v dot >/dev/null 2>&1 || { echo "error: Graphviz 'dot' is still missing after installing graphviz" >&2; exit 1; }
 
-docs: setup ## execute the notebooks and export docs/helix/02-design/data-design.md
-	$(PY) -m workbook docs
+docs: setup ## execute changed notebooks (reuses unchanged ones from .cache/docs/) and export docs/helix/02-design/data-design.md; NO_CACHE=1 executes all
+	$(if $(NO_CACHE),WORKBOOK_DOCS_NO_CACHE=1 )$(PY) -m workbook docs
 
-check-docs: setup ## regenerate the document in a temp folder; fail if the committed one differs
+check-docs: setup ## regenerate the document in a temp folder, without the cache; fail if the committed one differs
 	$(PY) -m workbook check-docs
 
-test: setup ## run the test suite (pytest)
+test: setup ## run the test suite (pytest); hypothesis draws fixed examples (derandomized profile)
 	$(PY) -m pytest -q
+
+fuzz: setup ## property tests with many random examples (FUZZ_EXAMPLES=1000); prints any falsifying example
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m hypothesis --hypothesis-show-statistics
 
 lint: setup ## ruff lint and format check
 	$(VENV)/bin/ruff check src tests
@@ -64,14 +68,16 @@ data: setup ## generate synthetic data as Parquet + manifest: make data SF=0.1 S
 bench-data: setup ## benchmark generation, a Faker baseline, PostgreSQL COPY and peak memory (prints JSON)
 	$(PY) -m workbook.bench
 
-lab: setup ## start JupyterLab on notebooks/ (loopback only, no outbound calls)
+lab: setup ## JupyterLab on notebooks/, opening start-here.ipynb (loopback only, no outbound calls, no news pop-up)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/src/workbook/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser $(LAB_ROOT_FLAG) \
 	  --ServerApp.ip=127.0.0.1 --LabApp.extension_manager=readonly \
-	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate --LabApp.news_url=None
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate --LabApp.news_url=None \
+	  --LabApp.default_url=/lab/tree/start-here.ipynb $(LAB_ARGS)
 
 clean: ## remove generated data, databases and caches (keeps .venv)
 	find data -type f ! -name .gitkeep -delete
-	rm -rf .pytest_cache .ruff_cache .hypothesis
+	rm -rf .pytest_cache .ruff_cache .hypothesis .cache
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 
 distclean: clean ## also remove .venv

@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--from", dest="source", type=Path, required=True, help="folder written by 'data generate'"
     )
-    sub.add_parser("docs", help="execute the notebooks and write the design document")
+    docs = sub.add_parser("docs", help="execute the notebooks and write the design document")
+    docs.add_argument(
+        "--no-cache", action="store_true", help="execute every notebook (default: reuse unchanged ones)"
+    )
     sub.add_parser("check-docs", help="fail when the committed design document is stale")
     return parser
 
@@ -89,7 +92,9 @@ def run(argv: list[str] | None = None) -> int:
     if args.command in ("docs", "check-docs"):
         from . import docs
 
-        return docs.main(["build" if args.command == "docs" else "check"])
+        if args.command == "check-docs":
+            return docs.main(["check"])
+        return docs.main(["build", *(["--no-cache"] if args.no_cache else [])])
     migrations = mig.discover(args.migrations)
     with _open(args) as engine:
         if getattr(engine, "recovered", None):

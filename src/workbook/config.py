@@ -15,26 +15,29 @@ MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 SEED_PROMPT = PACKAGE_DIR / "seed_prompt.md"
 DEFAULT_DUCKDB_PATH = DATA_DIR / "workbook.duckdb"
 
-# The document follows the seed's section order; a notebook's file number need not (04 holds the test
-# data of Performance Considerations). Notebooks not listed here follow, in file-name order.
-DOC_ORDER = [
-    "00-overview",
-    "01-conceptual-model",
-    "02-logical-model",
-    "06-data-quality",
-    "04-synthetic-data",
-    "90-design-review",
-]
-
-
+# The document's sections in the seed's order, then this workbook's own. Notebook NN is section
+# SECTIONS[NN] and its H1 title is that section's name; numbers of sections still to come stay free.
+# Notebooks that do not match NOTEBOOK_GLOB (the start page) are not part of the document.
+SECTIONS = (
+    "Overview",
+    "Conceptual Model",
+    "Logical Model",
+    "Data Patterns",
+    "Access Patterns",
+    "Data Quality",
+    "Migration Strategy",
+    "Performance Considerations",
+    "Security and Privacy",
+    "Design Review Findings",
+    "Quality Checklist",
+)
 NOTEBOOK_GLOB = "[0-9][0-9]-*.ipynb"
+START_PAGE = NOTEBOOKS_DIR / "start-here.ipynb"
 
 
 def document_notebooks() -> list[Path]:
-    """The notebooks of the design document, in document order."""
-    found = sorted(NOTEBOOKS_DIR.glob(NOTEBOOK_GLOB))
-    rank = {name: i for i, name in enumerate(DOC_ORDER)}
-    return sorted(found, key=lambda p: (rank.get(p.stem, len(rank)), p.name))
+    """The notebooks of the design document, in document order (their file names)."""
+    return sorted(NOTEBOOKS_DIR.glob(NOTEBOOK_GLOB))
 
 
 def pg_dsn_from_env() -> str | None:

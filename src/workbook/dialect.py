@@ -91,10 +91,9 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "jsonb-functions",
-            "jsonb_typeof(x), the ? key-exists operator, the -> operator",
-            "rewritten as lower(json_type(x)), json_exists(x, '$.key') and json_extract(x, '$.key'); "
-            "json_type names differ "
-            "for scalars (VARCHAR vs string), object and array agree",
+            "`jsonb_typeof(x)`, the `?` key-exists operator, the `->` operator",
+            "rewritten as `lower(json_type(x))`, `json_exists(x, '$.key')` and `json_extract(x, '$.key')`; "
+            "json_type names differ for scalars (`VARCHAR` vs `string`), object and array agree",
             "yes",
         ),
         Rule(

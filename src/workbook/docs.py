@@ -8,6 +8,11 @@ temporary folder and reports whether the committed document is stale.
 
 The output is byte-identical across runs: no execution counts, no absolute paths, no memory
 addresses, HTML tables rewritten as GFM pipe tables, whitespace normalised.
+
+``build`` re-executes only the notebooks whose inputs changed since the last build: each rendered
+section is cached under ``.cache/docs/`` with a key over everything that can change it (see
+workbook.docs_cache). ``build --no-cache`` (or ``WORKBOOK_DOCS_NO_CACHE=1``) executes every notebook
+and refreshes the cache; ``check`` never reads or writes the cache.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Unicode
 from traitlets.config import Config
 
-from workbook import config
+from workbook import config, docs_cache
 from workbook.errors import WorkbookError
 
 KERNEL_NAME = "python3"
@@ -751,19 +756,53 @@ def _sync_assets(folder: Path, assets: dict[str, bytes]) -> None:
             _write_atomic(target, data)
 
 
-def build_document(notebooks: list[Path], out: Path, *, title: str = "Data Design") -> Path:
-    """Executes `notebooks` in order and writes them as one markdown document `out` (+ figures)."""
+def open_cache(cache_dir: Path, inputs: docs_cache.KeyInputs | None = None) -> docs_cache.DocsCache:
+    """The notebook cache in `cache_dir`, keyed also on how this module runs kernels and renders."""
+    extra = {"kernel env": KERNEL_ENV, "kernel": KERNEL_NAME, "machine paths": _machine_paths()}
+    return docs_cache.DocsCache(Path(cache_dir), inputs, extra)
+
+
+def build_document(
+    notebooks: list[Path],
+    out: Path,
+    *,
+    title: str = "Data Design",
+    cache_dir: Path | None = None,
+    cache_inputs: docs_cache.KeyInputs | None = None,
+    reuse_cache: bool = True,
+) -> Path:
+    """Executes `notebooks` in order and writes them as one markdown document `out` (+ figures).
+
+    With `cache_dir`, a notebook whose key inputs (see workbook.docs_cache) are unchanged since it was
+    last rendered there is reused instead of executed, and every executed one is stored there;
+    `reuse_cache=False` executes every notebook but still refreshes the cache. None (the default)
+    executes everything and neither reads nor writes a cache. `cache_inputs` points the key's shared
+    inputs elsewhere (tests).
+    """
     notebooks = [Path(p) for p in notebooks]
     out = Path(out)
     if not notebooks:
         raise WorkbookError(f"no notebooks to document (expected {config.NOTEBOOK_GLOB} in notebooks/)")
     assets_rel = assets_dir_for(out).name
+    cache = open_cache(cache_dir, cache_inputs) if cache_dir is not None else None
     sections: list[str] = []
     assets: dict[str, bytes] = {}
     for number, path in enumerate(notebooks, start=1):
-        print(f"[{number}/{len(notebooks)}] executing {path.name}", file=sys.stderr, flush=True)
-        nb = execute_notebook(path)
-        text, nb_assets = _render(nb, name=path.stem, assets_rel=assets_rel, notebook_dir=path.parent)
+        step = f"[{number}/{len(notebooks)}]"
+        found = cache.lookup(path, assets_rel) if cache and reuse_cache else None
+        if isinstance(found, docs_cache.Hit):
+            print(f"{step} {path.name} unchanged, reused", file=sys.stderr, flush=True)
+            text, nb_assets = found.text, found.assets
+        else:
+            if isinstance(found, docs_cache.Miss):
+                why = f" ({found.reason})" if found.reason else ""
+            else:
+                why = " (cache not used)" if cache else ""
+            print(f"{step} executing {path.name}{why}", file=sys.stderr, flush=True)
+            nb = execute_notebook(path)
+            text, nb_assets = _render(nb, name=path.stem, assets_rel=assets_rel, notebook_dir=path.parent)
+            if cache:
+                cache.store(path, nb, assets_rel, text, nb_assets)
         clash = sorted(set(assets) & set(nb_assets))
         if clash:
             raise WorkbookError(f"{path.name}: figure file {clash[0]} is produced by two notebooks")
@@ -772,6 +811,8 @@ def build_document(notebooks: list[Path], out: Path, *, title: str = "Data Desig
     document = normalize_markdown("\n\n".join([f"# {title}", _notice(notebooks), *sections]))
     _sync_assets(assets_dir_for(out), assets)
     _write_atomic(out, document.encode("utf-8"))
+    if cache:
+        cache.prune()
     return out
 
 
@@ -783,10 +824,13 @@ def _tree(folder: Path) -> set[str]:
 
 def check_document(notebooks: list[Path], committed: Path) -> list[str]:
     """Rebuilds in a temporary folder; returns the document/figure paths (relative to the document's
-    folder) that differ, are missing or are extra in the committed version. Empty = up to date."""
+    folder) that differ, are missing or are extra in the committed version. Empty = up to date.
+
+    Every notebook is executed: the cache is neither read nor written, so what CI checks never
+    depends on what a previous build left behind."""
     committed = Path(committed)
     with tempfile.TemporaryDirectory(prefix="workbook-docs-") as tmp:
-        fresh = build_document(notebooks, Path(tmp) / committed.name)
+        fresh = build_document(notebooks, Path(tmp) / committed.name, cache_dir=None)
         differs: list[str] = []
         if not committed.is_file() or not filecmp.cmp(fresh, committed, shallow=False):
             differs.append(committed.name)
@@ -812,12 +856,21 @@ def main(argv: list[str] | None = None) -> int:
         description="Execute notebooks/NN-*.ipynb and export them as the data design document.",
     )
     parser.add_argument("command", nargs="?", choices=["build", "check"], default="build")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"build: execute every notebook instead of reusing unchanged ones from .cache/docs/ (which is "
+        f"refreshed); also {docs_cache.NO_CACHE_ENV}=1. check never uses the cache",
+    )
     args = parser.parse_args(argv)
     notebooks = config.document_notebooks()
     target = _display(config.DESIGN_DOC)
     try:
         if args.command == "build":
-            build_document(notebooks, config.DESIGN_DOC)
+            cold = args.no_cache or docs_cache.cache_disabled()
+            build_document(
+                notebooks, config.DESIGN_DOC, cache_dir=docs_cache.default_dir(), reuse_cache=not cold
+            )
             print(f"wrote {target} from {len(notebooks)} notebooks")
             return 0
         differs = check_document(notebooks, config.DESIGN_DOC)

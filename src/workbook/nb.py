@@ -28,7 +28,7 @@ def setup(engine: str = "duckdb", alias: str | None = None) -> Engine:
 
 
 def register_sql(db: Engine, alias: str) -> None:
-    """Load jupysql (if in IPython) and add the engine's native connection as `alias`."""
+    """Load jupysql (if in IPython) and add the engine's native connection as `alias` (see magic.py)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -36,18 +36,25 @@ def register_sql(db: Engine, alias: str) -> None:
     ip = get_ipython()
     if ip is None:
         return
-    if "sql" not in ip.extension_manager.loaded:
-        ip.run_line_magic("load_ext", "sql")
-        for line in (
-            "SqlMagic.displaycon = False",
-            "SqlMagic.feedback = 0",
-            "SqlMagic.autopandas = False",
-            "SqlMagic.displaylimit = 50",
-        ):
-            ip.run_line_magic("config", line)
-    var = f"_workbook_con_{alias}"
-    ip.push({var: db.con})
-    ip.run_line_magic("sql", f"{var} --alias {alias}")
+    from . import magic
+
+    magic.register(ip, db, alias)
+
+
+def notebook_index() -> Markdown:
+    """The document's notebooks in order: file, section title and one-line summary, read from each notebook."""
+    import nbformat
+
+    from . import config
+
+    rows = []
+    for path in config.document_notebooks():
+        first = next((c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"), None)
+        lines = first.source.splitlines() if first else []
+        title = next((ln[2:].strip() for ln in lines if ln.startswith("# ")), "(no title)")
+        summary = next((ln[1:].strip() for ln in lines if ln.startswith(">")), "")
+        rows.append([f"[{path.name}]({path.name})", title, summary])
+    return Markdown(md_table(["Notebook", "Section", "What it covers"], rows))
 
 
 def md(text: str) -> Markdown:
@@ -55,9 +62,10 @@ def md(text: str) -> Markdown:
     return Markdown(text)
 
 
-def mermaid(catalog: Catalog) -> Markdown:
-    """The catalog's ER diagram as a mermaid block."""
-    return Markdown("```mermaid\n" + render.mermaid_er(catalog).rstrip("\n") + "\n```")
+def mermaid(catalog: Catalog, *, comments: bool = False) -> Markdown:
+    """The catalog's ER diagram as a mermaid block (column comments live in the Logical Model's tables)."""
+    text = render.mermaid_er(catalog, comments=comments).rstrip("\n")
+    return Markdown("```mermaid\n" + text + "\n```", fold=False)
 
 
 def gap_table(pg: Catalog, duck: Catalog, gaps: list[Gap] | None = None) -> Markdown:
@@ -81,6 +89,15 @@ def parity_table(pg: Catalog, duck: Catalog) -> Markdown:
         [d.what, f"`{d.obj}`", d.postgres, d.duckdb, f"`{d.rule}`"] for d in check(pg, duck, migrate.gaps())
     ]
     return Markdown(md_table(["Difference", "Object", "PostgreSQL", "DuckDB", "Explained by"], rows))
+
+
+def ddl_listing(migrations: list[migrate.Migration]) -> Markdown:
+    """Every migration in both forms, each folded under its file name (GitHub and JupyterLab fold it)."""
+    parts = [
+        f"<details><summary><code>{m.name}</code></summary>\n\n{both_forms(m).text}\n\n</details>"
+        for m in migrations
+    ]
+    return Markdown("\n\n".join(parts), summary=f"{len(migrations)} migrations: click to show")
 
 
 def both_forms(migration: migrate.Migration) -> Markdown:

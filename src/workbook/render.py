@@ -15,6 +15,7 @@ import graphviz
 
 from workbook.errors import WorkbookError
 from workbook.model import Catalog, Column, Constraint, Table
+from workbook.tables import escape_math
 
 DOT_MISSING = (
     "Graphviz 'dot' not found on PATH: run 'make setup' (installs it) "
@@ -107,8 +108,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def mermaid_er(catalog: Catalog) -> str:
-    """A mermaid erDiagram (without fences) of the catalog's base tables and foreign keys."""
+def mermaid_er(catalog: Catalog, *, comments: bool = True) -> str:
+    """A mermaid erDiagram (without fences) of the catalog's base tables and foreign keys.
+
+    Without `comments` each attribute is only type, name and keys: a diagram a third as wide, which
+    stays legible where it is scaled to fit a notebook's width (JupyterLab draws mermaid that way).
+    """
     lines = ["erDiagram"]
     tables = sorted(catalog.base_tables, key=lambda t: t.name)
     for table in tables:
@@ -122,7 +127,7 @@ def mermaid_er(catalog: Catalog) -> str:
             markers = _markers(col, keys)
             if markers:
                 parts.append(", ".join(markers))
-            if col.comment is not None:
+            if comments and col.comment is not None:
                 parts.append('"' + _one_line(col.comment.replace('"', "")) + '"')
             lines.append("        " + " ".join(parts))
         lines.append("    }")
@@ -231,8 +236,13 @@ class SVG:
     data: str
 
     def _repr_svg_(self) -> str:
-        """The SVG markup, for IPython's display machinery."""
+        """The SVG markup, for IPython's display machinery (and the exported document)."""
         return self.data
+
+    def _repr_html_(self) -> str:
+        """For JupyterLab: the drawing at its own size in a box that scrolls, so its text stays legible."""
+        svg = self.data[self.data.find("<svg") :]
+        return f'<div style="max-width: 100%; max-height: 48em; overflow: auto">{svg}</div>'
 
     def __str__(self) -> str:
         """The SVG markup."""
@@ -277,7 +287,7 @@ def _link(name: str) -> str:
 def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
     """A GFM table as lines."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("-" * (len(h) + 2) for h in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["| " + " | ".join(escape_math(c) for c in row) + " |" for row in rows]
     return lines
 
 
