@@ -297,6 +297,8 @@ class LocalServer:
         self.proc: subprocess.Popen | None = None
         self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
         (self.root / "owner.pid").write_text(str(os.getpid()))
+        self._reaper_pipe: int | None = None
+        self._start_reaper()
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.user: dict = {}
@@ -409,6 +411,54 @@ class LocalServer:
 
     def cleanup(self) -> None:
         _remove_folder(self.root)
+        if self._reaper_pipe is not None:  # the reaper wakes, finds nothing left and exits
+            os.close(self._reaper_pipe)
+            self._reaper_pipe = None
+
+    def _start_reaper(self) -> None:
+        """A helper process that removes server and folder if this process dies without cleaning up.
+
+        atexit does not run after SIGKILL or os._exit (an IPython kernel whose JupyterLab went away
+        ends that way). The helper blocks on a pipe only this process holds open; the pipe closes when
+        this process ends, however it ends, and the helper then stops the server and deletes the folder.
+        """
+        read, write = os.pipe()
+        try:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys, workbook.pgserver as p; p._reap(sys.argv[1])",
+                    str(self.root),
+                ],
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            )
+        except OSError:  # without a helper, the next start's sweep removes what a crash leaves
+            os.close(write)
+            return
+        finally:
+            os.close(read)
+        self._reaper_pipe = write
+
+
+def _reap(root: str) -> None:
+    """The helper's work: wait for the owner to be gone, then for its server, then delete the folder."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.stdin.buffer.read()  # EOF: every process holding the pipe open has ended
+    except OSError:
+        pass
+    folder = Path(root)
+    deadline = time.monotonic() + 30  # the server got SIGQUIT from the kernel when its parent died
+    while (pid := _postmaster_alive(folder)) is not None:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    _remove_folder(folder)
 
 
 def _stop_shared() -> None:
