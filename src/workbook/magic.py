@@ -143,8 +143,9 @@ def _targets(sql: str, dialect: str) -> list[tuple[str, dict[str, str]]]:
 def explain(exc: BaseException, sql: str, alias: str | None) -> SQLError:
     """One line for a failed statement: the constraint that rejected the row, or the engine's message."""
     from .catalog import read_catalog
+    from .errors import first_line
     from .model import Catalog
-    from .violations import constraint_name, first_line
+    from .violations import constraint_name
 
     message = first_line(exc)
     found = _engine_for(exc, alias)

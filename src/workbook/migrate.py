@@ -12,7 +12,7 @@ from pathlib import Path
 from . import config
 from .dialect import Adapted, Gap, adapt_script
 from .engines import Engine
-from .errors import WorkbookError
+from .errors import WorkbookError, first_line
 from .sqlsplit import Statement, split_sql
 
 FILE_RE = re.compile(r"^V(?P<version>\d{4,})__(?P<slug>[A-Za-z0-9_]+)\.sql$")
@@ -171,11 +171,6 @@ def status(engine: Engine, migrations: list[Migration]) -> list[Status]:
     return sorted(rows, key=lambda s: int(s.version))
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def apply(engine: Engine, mig: Migration, statements: list[Statement] | None = None) -> None:
     """Apply one file in its own transaction and record it; on error nothing of it remains.
 
@@ -193,7 +188,7 @@ def apply(engine: Engine, mig: Migration, statements: list[Statement] | None = N
                         engine.execute(stmt.sql)
                     except Exception as exc:
                         raise WorkbookError(
-                            f"{mig.name}:{stmt.line}: {_first_line(exc)} (statement: {stmt.head})"
+                            f"{mig.name}:{stmt.line}: {first_line(exc)} (statement: {stmt.head})"
                         ) from exc
                 engine.execute(
                     f"INSERT INTO {LEDGER} (version, description, checksum) VALUES (?, ?, ?)",
@@ -202,7 +197,7 @@ def apply(engine: Engine, mig: Migration, statements: list[Statement] | None = N
         except WorkbookError:
             raise
         except Exception as exc:  # commit-time failures
-            raise WorkbookError(f"{mig.name}: {_first_line(exc)}") from exc
+            raise WorkbookError(f"{mig.name}: {first_line(exc)}") from exc
 
 
 def migrate(

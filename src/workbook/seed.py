@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from . import config
 from .dialect import adapt_statement
 from .engines import Engine
+from .errors import first_line
 from .sqlsplit import Statement, split_sql
 
 _BLOCK = re.compile(r"```sql\n(.*?)```", re.S)
@@ -70,10 +71,6 @@ def queries() -> list[SeedStatement]:
     return [s for s in statements() if s.section == "Common Query Patterns"]
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0]
-
-
 def is_schema_statement(s: SeedStatement) -> bool:
     """DDL that builds the seed's schema (not its queries, transactions or sample migration)."""
     head = s.sql.lstrip().upper()
@@ -90,7 +87,7 @@ def run_as_written(engine: Engine) -> list[SeedRun]:
             engine.execute(s.sql)
             runs.append(SeedRun(s, True, None))
         except Exception as exc:  # the evidence is the engine's own message
-            runs.append(SeedRun(s, False, _first_line(exc)))
+            runs.append(SeedRun(s, False, first_line(exc)))
     return runs
 
 
@@ -128,7 +125,7 @@ def build_seed_schema(engine: Engine) -> list[SeedRun]:
                 engine.execute(st.sql)
             runs.append(SeedRun(s, True, None))
         except Exception as exc:
-            runs.append(SeedRun(s, False, _first_line(exc)))
+            runs.append(SeedRun(s, False, first_line(exc)))
     return runs
 
 

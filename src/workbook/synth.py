@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from . import config
-from .errors import WorkbookError
+from .errors import WorkbookError, first_line
 
 
 # The distributions' parameters, in one place (shown in notebook 04).
@@ -719,7 +719,7 @@ def _check_ready(db, where: str, migrations: Path | None) -> None:
             counts[t] = db.scalar(f"SELECT count(*) FROM {t}")
         except Exception as exc:  # a table dropped by hand after migrating
             raise WorkbookError(
-                f"{where}: table {t} cannot be read ({_first(exc)}); migrate a fresh database"
+                f"{where}: table {t} cannot be read ({first_line(exc)}); migrate a fresh database"
             ) from None
     _check_empty(counts, where)
 
@@ -729,11 +729,6 @@ def _check_empty(counts: dict[str, int], where: str) -> None:
     if full:
         listing = ", ".join(f"{t} ({n} rows)" for t, n in sorted(full.items()))
         raise WorkbookError(f"{where} already holds data: {listing}; load into an empty, migrated database")
-
-
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_duckdb(
@@ -770,12 +765,12 @@ def load_duckdb(
             _check_unchanged(seen)
             step = "COMMIT"
     except duckdb.Error as exc:
-        raise WorkbookError(f"{step} failed, nothing was loaded: {_first(exc)}") from None
+        raise WorkbookError(f"{step} failed, nothing was loaded: {first_line(exc)}") from None
     try:  # the rows are committed (in the WAL); write them into the database file
         db.execute("CHECKPOINT")
     except duckdb.Error as exc:
         raise WorkbookError(
-            f"CHECKPOINT after loading failed: {_first(exc)}; the rows are committed and the next open "
+            f"CHECKPOINT after loading failed: {first_line(exc)}; the rows are committed and the next open "
             "replays them from the write-ahead log"
         ) from None
     return {t: db.scalar(f"SELECT count(*) FROM {t}") for t in LOAD_ORDER}
@@ -954,7 +949,7 @@ def load_postgres(
             _check_unchanged(seen)
             step = "COMMIT"
     except (psycopg.Error, duckdb.Error) as exc:
-        raise WorkbookError(f"{step} failed, nothing was loaded: {_first(exc)}") from None
+        raise WorkbookError(f"{step} failed, nothing was loaded: {first_line(exc)}") from None
     finally:
         src.close()
     if timings is not None:

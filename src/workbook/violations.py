@@ -6,6 +6,7 @@ import re
 
 from .catalog import normalise_expr
 from .engines import Engine
+from .errors import first_line
 from .model import Catalog
 
 _DUCK_CHECK = re.compile(r"CHECK constraint failed on table (\w+) with expression CHECK\((.*)\)$")
@@ -20,12 +21,6 @@ _DUCK_FK = re.compile(r'Violates foreign key constraint because key "(.*?): .*" 
 REFERENCED = "refused: row is referenced (DuckDB update limitation)"
 # PostgreSQL's jsonb cannot hold U+0000 (SQLSTATE 22P05); the error names no constraint or column.
 JSONB_NUL = "jsonb: U+0000 not storable"
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an engine error, without the class prefix DuckDB adds."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text
 
 
 def constraint_name(
