@@ -17,7 +17,7 @@ LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 SF ?= 0.1
 SEED ?= 42
 
-.PHONY: help setup dot docs check-docs test fuzz lint format lab data bench-data clean distclean
+.PHONY: help setup dot docs check-docs test fuzz lint format lab data bench-data bench-patterns clean distclean
 
 help: ## list every target
 	@echo "usage: make <target>"
@@ -67,6 +67,9 @@ data: setup ## generate synthetic data as Parquet + manifest: make data SF=0.1 S
 
 bench-data: setup ## benchmark generation, a Faker baseline, PostgreSQL COPY and peak memory (prints JSON)
 	$(PY) -m workbook.bench
+
+bench-patterns: setup ## audit trigger cost on PostgreSQL: single-row updates/s with and without it (prints JSON)
+	$(PY) -m workbook.bench_patterns
 
 lab: setup ## JupyterLab on notebooks/, opening start-here.ipynb (loopback only, no outbound calls, no news pop-up)
 	JUPYTER_CONFIG_PATH="$(CURDIR)/src/workbook/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \

@@ -468,7 +468,8 @@ def test_loader_refuses_a_database_migrated_part_way(runs, tmp_path, engine):
         with pytest.raises(WorkbookError) as info:
             loader(db, runs["old"][0])
         last = migrate.discover()[-1].name
-        assert f"not fully migrated: 9 migration(s) pending (V0004__projects.sql to {last})" in str(
+        pending = len(migrate.discover()) - 3
+        assert f"not fully migrated: {pending} migration(s) pending (V0004__projects.sql to {last})" in str(
             info.value
         )
         assert "run 'workbook migrate" in str(info.value)
@@ -482,7 +483,8 @@ def test_cli_load_migrates_the_rest_of_a_part_migrated_file_then_loads(runs, tmp
         db.execute("CHECKPOINT")
     assert main(["data", "load", "--database", str(path), "--from", str(runs["old"][0])]) == 0
     out, err = capsys.readouterr()
-    assert "migrated part way (3 applied); applied the 9 pending migration(s)" in err
+    pending = len(migrate.discover()) - 3
+    assert f"migrated part way (3 applied); applied the {pending} pending migration(s)" in err
     assert "duckdb: loaded" in out
     with connect("duckdb", path) as db:
         assert len(migrate.applied(db)) == len(migrate.discover())

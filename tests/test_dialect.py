@@ -106,7 +106,8 @@ def test_gap_rows_of_the_real_migrations_cover_every_rule_used():
     assert {g.rule for g in gaps} <= RULES.keys()
     fk = [g.where for g in gaps if g.rule == "fk-referential-action"]
     assert "V0004__projects.sql:4 fk_projects_template_id_templates" in fk
-    assert len([g for g in gaps if g.rule == "trigger"]) == 8
+    declared = sum(len(re.findall(r"^CREATE TRIGGER", m.text, re.M)) for m in migrate.discover())
+    assert len([g for g in gaps if g.rule == "trigger"]) == declared > 8
 
 
 def test_every_migration_adapts_and_applies_to_duckdb():
@@ -168,7 +169,7 @@ def test_an_untranslatable_function_is_an_explained_gap_row(migrations_copy):
     from workbook.catalog import read_catalog
     from workbook.engines import connect
 
-    (migrations_copy / "V0013__project_count.sql").write_text(
+    (migrations_copy / "V9001__project_count.sql").write_text(
         "CREATE FUNCTION project_count(p_owner UUID) RETURNS BIGINT LANGUAGE sql STABLE AS $$\n"
         "    SELECT count(*) FROM projects WHERE owner_id = p_owner\n$$;\n"
     )
@@ -184,5 +185,5 @@ def test_an_untranslatable_function_is_an_explained_gap_row(migrations_copy):
     (row,) = [
         r for r in parity.gap_rows(gaps, cats["postgres"], cats["duckdb"]) if "not-translatable" in r[1]
     ]
-    assert "V0013__project_count.sql:1 project_count (the body's SELECT has FROM, WHERE)" in row[2]
+    assert "V9001__project_count.sql:1 project_count (the body's SELECT has FROM, WHERE)" in row[2]
     assert row[4] == "not available"

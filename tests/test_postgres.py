@@ -242,11 +242,11 @@ def test_cli_migrates_postgres(capsys):
 
 
 def test_failing_migration_rolls_back_on_postgres(tmp_path, migrations_copy):
-    (migrations_copy / "V0013__broken.sql").write_text(
+    (migrations_copy / "V9001__broken.sql").write_text(
         "CREATE TABLE half_done (id INTEGER);\nALTER TABLE nowhere ADD COLUMN x INT;\n"
     )
     with connect("postgres") as db:
-        with pytest.raises(WorkbookError, match=r'^V0013__broken\.sql:2: relation "nowhere" does not exist'):
+        with pytest.raises(WorkbookError, match=r'^V9001__broken\.sql:2: relation "nowhere" does not exist'):
             migrate.migrate(db, migrations_copy)
         assert not db.table_exists("half_done")
         assert len(migrate.applied(db)) == len(migrate.discover())
@@ -264,7 +264,11 @@ def test_pg_catalog_reads_what_duckdb_lacks(pg):
     ix = {i.name: i for i in cat.table("templates").indexes}
     assert ix["ix_templates_search"].method == "gin"
     assert ix["ix_templates_published"].predicate == "published = true"
-    assert {t.name for t in cat.table("users").triggers} == {"trg_users_audit", "trg_users_updated_at"}
+    assert {t.name for t in cat.table("users").triggers} == {
+        "trg_users_audit",
+        "trg_users_updated_at",
+        "trg_users_no_truncate",
+    }
     assert cat.table("users").constraints[0].comment
 
 

@@ -109,6 +109,40 @@ RULES: dict[str, Rule] = {
             "no",
         ),
         Rule(
+            "plpgsql-block",
+            "DO block (anonymous PL/pgSQL)",
+            "has no procedural language; the block is skipped",
+            "no",
+        ),
+        Rule(
+            "roles-and-privileges",
+            "CREATE ROLE, GRANT, REVOKE, ALTER ... OWNER TO",
+            "has no roles or privileges; the statement is skipped (whoever opens the file may do anything)",
+            "no",
+        ),
+        Rule(
+            "add-column-not-null",
+            "ALTER TABLE ... ADD COLUMN ... NOT NULL",
+            "cannot add a column with a constraint, nor set NOT NULL on a table with an index; the column "
+            "is added nullable and its default fills it (the write API never writes NULL there)",
+            "partly",
+        ),
+        Rule(
+            "drop-constraint",
+            "ALTER TABLE ... DROP CONSTRAINT",
+            "cannot drop a constraint (not implemented); the statement is skipped and the constraint keeps "
+            "holding on DuckDB",
+            "no",
+        ),
+        Rule(
+            "index-on-maintained-column",
+            "index on a column that the design's triggers rewrite on every write (`updated_at`, `usage_count`)",
+            "executes an UPDATE of an indexed column as delete + insert, which its foreign keys refuse while "
+            "other rows reference the row (disagreement E1); the write API rewrites these columns on every "
+            "write, so the index is not kept on DuckDB",
+            "no",
+        ),
+        Rule(
             "constraint-names",
             "named constraints (CONSTRAINT name ...)",
             "accepts but discards constraint names and generates its own; the catalog maps them "
@@ -168,12 +202,31 @@ class Adapted:
         self.names += other.names
 
 
+@dataclass
+class Context:
+    """What the migrations before the current statement established, for rules that need it.
+
+    Only earlier statements count, so a database migrated file by file gets the same DuckDB form
+    as one migrated in one go.
+    """
+
+    # table -> non-unique index name -> key columns, as created on DuckDB
+    indexes: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # (table, column) pairs that triggers rewrite on every write
+    maintained: set[tuple[str, str]] = field(default_factory=set)
+    # trigger function -> (columns it assigns in NEW, (table, column) pairs it UPDATEs)
+    writes: dict[str, tuple[frozenset[str], frozenset[tuple[str, str]]]] = field(default_factory=dict)
+
+
+_NEW_ASSIGN = re.compile(r"\bNEW\.(\w+)\s*:=", re.I)
+_UPDATE_SET = re.compile(r"\bUPDATE\s+(\w+)\s+SET\s+(\w+)\s*=", re.I)
+
+
 _LANGUAGE = re.compile(r"\bLANGUAGE\s+(\w+)", re.I)
 _FUNC_HEAD = re.compile(
     r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\((.*?)\)\s*RETURNS", re.I | re.S
 )
 _BODY = re.compile(r"\$(\w*)\$(.*)\$\1\$", re.S)
-_TRIGGER = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s+(\w+)", re.I)
 
 
 def _where(source: str, stmt: Statement, obj: str) -> str:
@@ -325,7 +378,8 @@ def _adapt_function(stmt: Statement, source: str, out: Adapted) -> None:
     hits: set[str] = set()
     expr = _rewrite_json_and_regex(bodies[0].expressions[0], hits)
     names = [_PARAM.match(p).group(1) for p in params]
-    macro = f"CREATE MACRO {name}({', '.join(names)}) AS {_duckdb_sql(expr, source, stmt)}"
+    replace = "OR REPLACE " if re.match(r"^\s*CREATE\s+OR\s+REPLACE\b", stmt.sql, re.I) else ""
+    macro = f"CREATE {replace}MACRO {name}({', '.join(names)}) AS {_duckdb_sql(expr, source, stmt)}"
     out.statements.append(Statement(macro, stmt.line))
     out.gaps.append(Gap("sql-function-as-macro", _where(source, stmt, name)))
     for rule in sorted(hits):
@@ -343,7 +397,9 @@ def _duckdb_sql(tree: exp.Expression, source: str, stmt: Statement) -> str:
         ) from None
 
 
-def _adapt_index(tree: exp.Create, stmt: Statement, source: str, out: Adapted) -> exp.Create | None:
+def _adapt_index(
+    tree: exp.Create, stmt: Statement, source: str, out: Adapted, ctx: Context
+) -> exp.Create | None:
     index = tree.this
     name = index.name
     params = index.args.get("params")
@@ -351,6 +407,13 @@ def _adapt_index(tree: exp.Create, stmt: Statement, source: str, out: Adapted) -
     if using is not None and str(using.name if hasattr(using, "name") else using).lower() == "gin":
         out.gaps.append(Gap("gin-full-text-index", _where(source, stmt, name)))
         return None
+    table = index.args["table"].name if index.args.get("table") is not None else ""
+    keys = tuple(c.name for c in (params.args.get("columns") or []) if c.name) if params else ()
+    if not tree.args.get("unique"):
+        if any((table, k) in ctx.maintained for k in keys):
+            out.gaps.append(Gap("index-on-maintained-column", _where(source, stmt, name)))
+            return None
+        ctx.indexes.setdefault(table, {})[name] = keys
     if any(isinstance(c, exp.Ordered) and c.args.get("desc") for c in (params.args.get("columns") or [])):
         out.gaps.append(Gap("index-sort-order", _where(source, stmt, name)))
     where = params.args.get("where") if params else None
@@ -362,18 +425,90 @@ def _adapt_index(tree: exp.Create, stmt: Statement, source: str, out: Adapted) -
     return tree
 
 
-def adapt_statement(stmt: Statement, source: str) -> Adapted:
+def _drop_add_column_not_null(tree: exp.Alter, stmt: Statement, source: str, out: Adapted) -> None:
+    """ADD COLUMN ... NOT NULL: DuckDB gets the column without the NOT NULL."""
+    table = tree.this.name
+    for action in tree.args.get("actions") or []:
+        if not isinstance(action, exp.ColumnDef):
+            continue
+        for cons in list(action.args.get("constraints") or []):
+            if isinstance(cons.args.get("kind"), exp.NotNullColumnConstraint):
+                cons.pop()
+                out.gaps.append(Gap("add-column-not-null", _where(source, stmt, f"{table}.{action.name}")))
+
+
+def _pg_statement(sql: str):  # noqa: ANN202 - a pglast node
+    """The statement's node by PostgreSQL's own parser (None if it does not parse)."""
+    from pglast import parser
+
+    try:
+        return parser.parse_sql(sql)[0].stmt
+    except parser.ParseError:
+        return None
+
+
+def _record_trigger_function(node, ctx: Context) -> None:  # noqa: ANN001
+    """Remember which columns a trigger function writes (NEW.x := ..., UPDATE t SET x = ...)."""
+    returns = [n.sval for n in node.returnType.names] if node.returnType is not None else []
+    if returns[-1:] != ["trigger"]:
+        return
+    body = next((o.arg for o in node.options or () if o.defname == "as"), None)
+    text = " ".join(getattr(b, "sval", "") for b in (body or ()))
+    ctx.writes[node.funcname[-1].sval] = (
+        frozenset(c.lower() for c in _NEW_ASSIGN.findall(text)),
+        frozenset((t.lower(), c.lower()) for t, c in _UPDATE_SET.findall(text)),
+    )
+
+
+def _adapt_trigger(node, stmt: Statement, source: str, out: Adapted, ctx: Context) -> None:  # noqa: ANN001
+    """Skip the trigger; drop DuckDB indexes on the columns it starts rewriting on every write."""
+    out.gaps.append(Gap("trigger", _where(source, stmt, node.trigname)))
+    table = node.relation.relname
+    own, others = ctx.writes.get(node.funcname[-1].sval, (frozenset(), frozenset()))
+    before_update = node.timing == 2 and node.events & 16  # TRIGGER_TYPE_BEFORE, TRIGGER_TYPE_UPDATE
+    new = ({(table, c) for c in own} if before_update else set()) | set(others)
+    ctx.maintained |= new
+    for t, col in sorted(new):
+        for name, keys in sorted(ctx.indexes.get(t, {}).items()):
+            if col in keys:
+                del ctx.indexes[t][name]
+                out.statements.append(Statement(f"DROP INDEX IF EXISTS {name}", stmt.line))
+                out.gaps.append(Gap("index-on-maintained-column", _where(source, stmt, name)))
+
+
+def adapt_statement(stmt: Statement, source: str, ctx: Context | None = None) -> Adapted:
     """Derive DuckDB statements for one PostgreSQL statement of `source` (a file name)."""
+    from pglast import ast
+
+    ctx = ctx if ctx is not None else Context()
     out = Adapted()
     sql = stmt.sql
+    node = _pg_statement(sql)
+    if isinstance(node, ast.DoStmt):
+        out.gaps.append(Gap("plpgsql-block", _where(source, stmt, "DO")))
+        return out
+    if isinstance(node, (ast.CreateRoleStmt, ast.GrantStmt, ast.GrantRoleStmt, ast.AlterOwnerStmt)):
+        what = sql.split()[0].upper() + " " + sql.split()[1].upper()
+        out.gaps.append(Gap("roles-and-privileges", _where(source, stmt, what)))
+        return out
+    if (
+        isinstance(node, ast.AlterTableStmt)
+        and len(node.cmds) == 1
+        and getattr(node.cmds[0], "subtype", None) is not None
+        and node.cmds[0].subtype.name == "AT_DropConstraint"
+    ):  # combined with other commands it goes to DuckDB as written, which refuses it loudly
+        out.gaps.append(Gap("drop-constraint", _where(source, stmt, node.cmds[0].name)))
+        return out
+    if isinstance(node, ast.CreateTrigStmt):
+        _adapt_trigger(node, stmt, source, out, ctx)
+        return out
+    if isinstance(node, ast.CreateFunctionStmt):
+        _record_trigger_function(node, ctx)
     if re.match(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b", sql, re.I):
         _adapt_function(stmt, source, out)
         return out
     if cc := re.match(r"^\s*COMMENT\s+ON\s+CONSTRAINT\s+(\w+)", sql, re.I):
         out.gaps.append(Gap("constraint-comment", _where(source, stmt, cc.group(1))))
-        return out
-    if trig := _TRIGGER.match(sql):
-        out.gaps.append(Gap("trigger", _where(source, stmt, trig.group(1))))
         return out
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
@@ -388,10 +523,12 @@ def adapt_statement(stmt: Statement, source: str) -> Adapted:
     if isinstance(tree, exp.Create) and tree.kind == "TABLE":
         tree = _adapt_create_table(tree, stmt, source, out)
     elif isinstance(tree, exp.Create) and tree.kind == "INDEX":
-        tree = _adapt_index(tree, stmt, source, out)
+        tree = _adapt_index(tree, stmt, source, out, ctx)
         if tree is None:
             return out
     else:
+        if isinstance(tree, exp.Alter):
+            _drop_add_column_not_null(tree, stmt, source, out)
         hits: set[str] = set()
         tree = _rewrite_json_and_regex(tree, hits)
         for rule in sorted(hits):
@@ -401,9 +538,10 @@ def adapt_statement(stmt: Statement, source: str) -> Adapted:
     return out
 
 
-def adapt_script(text: str, source: str) -> Adapted:
-    """Derive DuckDB's form of a whole PostgreSQL script."""
+def adapt_script(text: str, source: str, ctx: Context | None = None) -> Adapted:
+    """Derive DuckDB's form of a whole PostgreSQL script (after the scripts `ctx` has seen)."""
+    ctx = ctx if ctx is not None else Context()
     out = Adapted()
     for stmt in split_sql(text, source):
-        out.extend(adapt_statement(stmt, source))
+        out.extend(adapt_statement(stmt, source, ctx))
     return out

@@ -60,6 +60,17 @@ class Engine:
         """Wrap the application of one migration file (a hook for engines that need one)."""
         yield
 
+    def set_session_actor(self, actor: str) -> None:
+        """Act as `actor` for every later transaction of this session (tools and notebooks only).
+
+        Applications set the actor per transaction instead (the write API does), so a pooled
+        connection cannot carry one request's actor into the next. DuckDB has no audit triggers.
+        """
+        if self.name == "postgres":
+            from .design import ACTOR_SETTING
+
+            self.execute("SELECT set_config(?, ?, false)", [ACTOR_SETTING, actor])
+
     def close(self) -> None:
         """Close the connection."""
 
@@ -223,6 +234,13 @@ class PostgresEngine(Engine):
     def transaction(self) -> Iterator[None]:
         with self.con.transaction():
             yield
+
+    def sibling(self) -> PostgresEngine:
+        """Another connection to the same server and schema; closing it leaves the schema alone."""
+        other = PostgresEngine(self.dsn, server=self.server)
+        if self.schema:
+            other.con.execute(f'SET search_path TO "{self.schema}"')
+        return other
 
     def close(self) -> None:
         if self.con.closed:

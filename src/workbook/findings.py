@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import migrate, render, seed
 from .catalog import read_catalog
+from .design import WORKBOOK_ACTOR
 from .engines import Engine, connect
 from .errors import WorkbookError
 from .violations import first_line, try_write
@@ -42,9 +43,10 @@ def error_of(e: Engine, sql: str) -> str | None:
 
 
 def design(engine: str) -> Engine:
-    """A fresh database with every migration applied."""
+    """A fresh database with every migration applied, acting as the workbook (audit needs an actor)."""
     e = fresh(engine)
     migrate.migrate(e)
+    e.set_session_actor(WORKBOOK_ACTOR)
     return e
 
 
@@ -363,14 +365,33 @@ def f08_gin_expression(engine: str) -> str:
 
 
 def f17_unique_name_soft_delete(engine: str) -> str:
+    pattern = (
+        "INSERT INTO patterns (name, description, template_id) VALUES ('eslint', 'Adds ESLint', " + TID + ")"
+    )
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s.execute(pattern)
+    s.execute("UPDATE patterns SET deleted_at = NOW() WHERE name = 'eslint'")
+    seed_err = error_of(s, pattern)
+    expect(seed_err is not None, "F17", "the seed now lets a soft-deleted pattern's name be used again")
     d = design(engine)
-    cat = read_catalog(d)
     d.execute(USER)
-    d.execute(f"INSERT INTO projects (name, owner_id) VALUES ('site', {UID})")
-    d.execute("UPDATE projects SET deleted_at = created_at WHERE name = 'site'")
-    name = try_write(d, cat, "projects", f"INSERT INTO projects (name, owner_id) VALUES ('site', {UID})")
-    expect(name == "uq_projects_owner_id_name", "F17", f"re-using a soft-deleted name gives {name}")
-    return f"after soft-deleting project 'site', creating another 'site' for the same owner is rejected by {name}"
+    d.execute(_template())
+    d.execute(pattern)
+    d.execute("UPDATE patterns SET deleted_at = NOW() WHERE name = 'eslint'")
+    ours = error_of(d, pattern)
+    if engine == "postgres":
+        expect(ours is None, "F17", f"the design refuses a soft-deleted pattern's name ({ours})")
+        return (
+            f"seed: after soft-deleting pattern 'eslint', a new 'eslint' in the same template fails: `{seed_err}`; "
+            "design: accepted (uq_patterns_template_id_name covers live rows only)"
+        )
+    expect(ours is not None, "F17", "DuckDB now frees a soft-deleted name")
+    return (
+        f"seed: a new 'eslint' after soft-deleting the old one fails: `{seed_err}`; the design on DuckDB keeps "
+        "the name reserved too, because DuckDB cannot drop the old constraint (dialect gap drop-constraint)"
+    )
 
 
 def f19_updated_at(engine: str) -> str:
@@ -411,7 +432,11 @@ def f14_soft_delete_any_table(engine: str) -> str:
     d = design(engine)
     d.execute(USER)
     ours = error_of(d, f"SELECT soft_delete('users', {UID})")
-    expect(ours is not None and "does not support soft delete" in ours, "F14", f"design verdict {ours}")
+    expect(
+        ours is not None and "is not a table with a deleted_at column" in ours,
+        "F14",
+        f"design verdict {ours}",
+    )
     return f"seed: soft_delete('users', id) builds dynamic SQL for any table name and fails late: `{err}`; design: `{ours}`"
 
 
@@ -466,6 +491,196 @@ def f20_schema_array(engine: str) -> str:
     ours = d.scalar(f"SELECT validate_template_schema('{doc}'::jsonb)")
     expect(ours is False, "F20", "the design's function accepts the array")
     return f"seed: validate_template_schema('{doc}') = true (? tests array elements; jsonb_typeof of a missing key is NULL, and the IF treats NULL as passing); design: false"
+
+
+def f21_audit_never_attached(engine: str) -> str:
+    triggers = [st for st in seed.statements() if re.match(r"\s*CREATE\s+TRIGGER", st.sql, re.I)]
+    expect(not triggers, "F21", "the seed now attaches its audit function")
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(f"UPDATE users SET name = 'Ada Lovelace' WHERE id = {UID}")
+    seed_rows = s.scalar("SELECT count(*) FROM audit_log")
+    expect(seed_rows == 0, "F21", f"the seed schema now audits ({seed_rows} rows)")
+    from .writes import Writer
+
+    d = design(engine)
+    w = Writer(d, WORKBOOK_ACTOR)
+    uid = w.insert("users", {"email": "ada@example.com", "name": "Ada"})
+    w.update("users", uid, {"name": "Ada Lovelace"})
+    ours = d.fetchall("SELECT operation FROM audit_log ORDER BY seq")
+    expect(ours == [("INSERT",), ("UPDATE",)], "F21", f"the design's audit rows: {ours}")
+    how = "its triggers" if engine == "postgres" else "the write API, which fires the migrations' triggers"
+    return (
+        "the seed defines audit_trigger() but no CREATE TRIGGER: after inserting and renaming a user, "
+        f"audit_log holds {seed_rows} rows; the design records INSERT and UPDATE through {how}"
+    )
+
+
+def f22_audit_log_mutable(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(f"INSERT INTO audit_log (table_name, record_id, operation) VALUES ('users', {UID}, 'INSERT')")
+    rewrite = error_of(s, "UPDATE audit_log SET operation = 'DELETE'")
+    erase = error_of(s, "DELETE FROM audit_log")
+    expect(rewrite is None and erase is None, "F22", "the seed's audit_log now refuses changes")
+    d = design(engine)
+    d.execute(USER)
+    ours = [
+        error_of(d, sql)
+        for sql in (
+            "UPDATE audit_log SET operation = 'DELETE'",
+            "DELETE FROM audit_log",
+            "TRUNCATE users CASCADE",
+        )
+    ]
+    expect(all(e and "refused" in e for e in ours), "F22", f"design verdicts {ours}")
+    return (
+        "seed: UPDATE and DELETE of audit_log rows succeed, so history can be rewritten or erased, and "
+        f"TRUNCATE of an audited table leaves no trace; design: `{ours[0]}`; `{ours[2]}`"
+    )
+
+
+def f23_audit_order(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    with s.transaction():
+        for op in ("INSERT", "UPDATE"):
+            s.execute(
+                f"INSERT INTO audit_log (table_name, record_id, operation) VALUES ('users', {UID}, '{op}')"
+            )
+    distinct = s.scalar("SELECT count(DISTINCT changed_at) FROM audit_log")
+    cols = {c.name for c in read_catalog(s).table("audit_log").columns}
+    expect(distinct == 1 and not {"seq", "txid"} & cols, "F23", "the seed's audit rows are now ordered")
+    from .writes import Writer
+
+    d = design(engine)
+    w = Writer(d, WORKBOOK_ACTOR)
+    uid = w.insert("users", {"email": "ada@example.com", "name": "Ada"})
+    w.call(
+        "soft_delete",
+        "templates",
+        w.insert(
+            "templates",
+            {
+                "name": "t",
+                "description": "A template here",
+                "category": "c",
+                "version": "1.0.0",
+                "author_id": uid,
+            },
+        ),
+    )
+    seqs = [r[0] for r in d.fetchall("SELECT seq FROM audit_log ORDER BY changed_at, seq")]
+    expect(seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "F23", f"design seq {seqs}")
+    return (
+        f"seed: two audit rows written in one transaction share changed_at ({distinct} distinct value; NOW() is "
+        "the transaction's start) and nothing else orders them, so replay cannot tell which change came last; "
+        "design: audit_log.seq (a sequence) and txid"
+    )
+
+
+def f24_soft_delete_unknown_or_twice(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    unknown = error_of(s, "SELECT soft_delete('templates', '00000000-0000-0000-0000-00000000dead')")
+    s.execute(f"SELECT soft_delete('templates', {TID})")
+    first = s.scalar(f"SELECT deleted_at FROM templates WHERE id = {TID}")
+    s.execute("SELECT pg_sleep(0.01)")
+    with s.transaction():  # a later transaction: NOW() moves
+        s.execute(f"SELECT soft_delete('templates', {TID})")
+    second = s.scalar(f"SELECT deleted_at FROM templates WHERE id = {TID}")
+    expect(unknown is None and second > first, "F24", "the seed's soft_delete now refuses these")
+    d = design(engine)
+    d.execute(USER)
+    d.execute(_template())
+    d.execute(f"SELECT soft_delete('templates', {TID})")
+    ours = [
+        error_of(d, f"SELECT soft_delete('templates', {x})")
+        for x in ("'00000000-0000-0000-0000-00000000dead'", TID)
+    ]
+    expect(all(ours), "F24", f"design verdicts {ours}")
+    return (
+        "seed: soft_delete of an unknown id succeeds silently, and deleting an already deleted template again "
+        f"moves its deletion time forward; design: `{ours[0]}`; `{ours[1]}`"
+    )
+
+
+def f25_children_stay_live(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s.execute(
+        f"INSERT INTO patterns (name, description, template_id) VALUES ('eslint', 'Adds ESLint', {TID})"
+    )
+    s.execute(f"SELECT soft_delete('templates', {TID})")
+    live = s.scalar("SELECT count(*) FROM active_patterns")
+    expect(live == 1, "F25", "the seed now soft-deletes a template's patterns")
+    d = design(engine)
+    d.execute(USER)
+    d.execute(_template())
+    d.execute(
+        f"INSERT INTO patterns (name, description, template_id) VALUES ('eslint', 'Adds ESLint', {TID})"
+    )
+    d.execute(f"SELECT soft_delete('templates', {TID})")
+    ours = d.scalar("SELECT count(*) FROM active_patterns")
+    expect(ours == 0, "F25", f"design: {ours} live patterns of a deleted template")
+    return (
+        f"seed: after soft_delete('templates', ...), active_patterns still lists its pattern ({live} row) and "
+        "nothing stops applying it; design: the template's live patterns are soft-deleted with it, at the same "
+        "instant, and restore() brings back exactly those"
+    )
+
+
+def f26_history_mutable(engine: str) -> str:
+    s = seed_schema(engine)
+    s.execute(USER)
+    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{\"files\": []}}', 'first', {UID})")
+    rewrite = error_of(s, "UPDATE template_versions SET content = '{}', changelog = 'never happened'")
+    erase = error_of(s, "DELETE FROM template_versions")
+    expect(rewrite is None and erase is None, "F26", "the seed's history now refuses changes")
+    d = design(engine)
+    d.execute(USER)
+    d.execute(_template())
+    d.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{\"files\": []}}', 'first', {UID})")
+    ours = error_of(d, "UPDATE template_versions SET changelog = 'never happened'")
+    expect(ours is not None and "history" in ours, "F26", f"design verdict {ours}")
+    return f"seed: UPDATE and DELETE of template_versions rows succeed, so a version's content can be rewritten after release; design: `{ours}`"
+
+
+def f27_usage_count_never_maintained(engine: str) -> str:
+    writes = [
+        st.number
+        for st in seed.statements()
+        if re.search(r"usage_count\s*=", st.sql, re.I) and re.search(r"\bUPDATE\b", st.sql, re.I)
+    ]
+    expect(not writes, "F27", f"the seed now writes usage_count (statements {writes})")
+    from .writes import Writer
+
+    d = design(engine)
+    w = Writer(d, WORKBOOK_ACTOR)
+    uid = w.insert("users", {"email": "ada@example.com", "name": "Ada"})
+    tid = w.insert(
+        "templates",
+        {
+            "name": "t",
+            "description": "A template here",
+            "category": "c",
+            "version": "1.0.0",
+            "author_id": uid,
+        },
+    )
+    pid = w.insert("patterns", {"name": "eslint", "description": "Adds ESLint", "template_id": tid})
+    project = w.insert("projects", {"name": "site", "owner_id": uid, "template_id": tid})
+    for _ in range(3):
+        w.insert("pattern_applications", {"project_id": project, "pattern_id": pid})
+    count = d.scalar("SELECT usage_count FROM patterns")
+    expect(count == 3, "F27", f"the design's usage_count after 3 applications: {count}")
+    return (
+        "no statement of the seed writes patterns.usage_count (declared 'Times applied'; only read by the "
+        f"popular-templates query), so it stays 0; design: 3 applications give usage_count = {count}"
+    )
 
 
 FINDINGS: list[Finding] = [
@@ -577,9 +792,12 @@ FINDINGS: list[Finding] = [
     Finding(
         "F17",
         "low",
-        "Soft-deleted projects keep their names reserved",
-        "`UNIQUE(owner_id, name)` with soft delete.",
-        "Kept on purpose: a soft-deleted project can always be restored without a name clash.",
+        "Soft-deleted rows keep their names reserved for ever",
+        "`UNIQUE(template_id, name)`, `UNIQUE(name, version)` and `UNIQUE(owner_id, name)` beside `deleted_at`.",
+        "Reversed (this design kept it until V0014): names are unique among live rows only, through unique "
+        "indexes `WHERE deleted_at IS NULL`. A user who deletes a project can create one with the same name, "
+        "which is what users expect of a delete; the cost moves to `restore()`, which refuses when a live row "
+        "took the name meanwhile. DuckDB cannot drop a constraint and keeps the old rule (gap `drop-constraint`).",
         f17_unique_name_soft_delete,
     ),
     Finding(
@@ -595,7 +813,8 @@ FINDINGS: list[Finding] = [
         "medium",
         "soft_delete accepts any table name",
         "`soft_delete(table_name TEXT, record_id UUID)` runs `format('UPDATE %I SET deleted_at ...', table_name)`.",
-        "Only templates, patterns and projects are accepted; a call that matches no live row fails.",
+        "Only tables that have a deleted_at column (read from the catalog) are accepted, reached through "
+        "`format('%I')`; an unknown or already deleted row fails (F24).",
         f14_soft_delete_any_table,
         ("postgres",),
     ),
@@ -625,6 +844,69 @@ FINDINGS: list[Finding] = [
         "The function requires an object and never returns NULL (COALESCE(..., false)).",
         f20_schema_array,
         ("postgres",),
+    ),
+    Finding(
+        "F21",
+        "high",
+        "The audit function is never attached",
+        "`CREATE OR REPLACE FUNCTION audit_trigger()` and no `CREATE TRIGGER`.",
+        "One `audit_trigger()` on every business table (V0008, V0013); on DuckDB the write API fires it.",
+        f21_audit_never_attached,
+    ),
+    Finding(
+        "F22",
+        "high",
+        "The audit log can be rewritten and bypassed",
+        "`audit_log` is a plain table; TRUNCATE fires no row trigger.",
+        "BEFORE UPDATE/DELETE/TRUNCATE triggers refuse all but the retention role (`purge_audit_log()`); "
+        "TRUNCATE of an audited table is refused (V0013). DuckDB has no triggers: only the write API writes there.",
+        f22_audit_log_mutable,
+        ("postgres",),
+    ),
+    Finding(
+        "F23",
+        "medium",
+        "Audit rows of one transaction cannot be put in order",
+        "`changed_at ... DEFAULT NOW()` is the only ordering column.",
+        "`audit_log.seq` (a sequence) orders every change and `txid` groups them by transaction (V0013).",
+        f23_audit_order,
+    ),
+    Finding(
+        "F24",
+        "medium",
+        "soft_delete accepts an unknown id and moves a deletion time",
+        "`EXECUTE format('UPDATE %I SET deleted_at = NOW() WHERE id = $1', table_name)`.",
+        "`soft_delete()` refuses an unknown or already deleted row; `restore()` refuses a live one (V0014).",
+        f24_soft_delete_unknown_or_twice,
+        ("postgres",),
+    ),
+    Finding(
+        "F25",
+        "medium",
+        "Soft-deleting a template leaves its patterns live",
+        "`active_templates` and `active_patterns` filter each table on its own `deleted_at`.",
+        "A template's live patterns are soft-deleted with it, at the same instant; `restore()` brings exactly "
+        "those back; applying a deleted pattern is refused (V0014, V0016).",
+        f25_children_stay_live,
+        ("postgres",),
+    ),
+    Finding(
+        "F26",
+        "high",
+        "Released template versions can be rewritten",
+        "`template_versions` is a plain table.",
+        "BEFORE UPDATE/DELETE trigger refuses changes to history; rows go only with their template's cascade (V0015).",
+        f26_history_mutable,
+        ("postgres",),
+    ),
+    Finding(
+        "F27",
+        "medium",
+        "usage_count is never maintained",
+        '`usage_count INTEGER NOT NULL DEFAULT 0` "Times applied", read by access pattern 2.',
+        "An AFTER trigger on pattern_applications keeps it equal to the number of applications, under "
+        "concurrency (row lock), and refuses a deleted pattern (V0016).",
+        f27_usage_count_never_maintained,
     ),
 ]
 FINDINGS.sort(key=lambda f: f.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import config
-from .dialect import Adapted, Gap, adapt_script
+from .dialect import Adapted, Context, Gap, adapt_script
 from .engines import Engine
 from .errors import WorkbookError, first_line
 from .sqlsplit import Statement, split_sql
@@ -52,8 +53,8 @@ class Migration:
         return self.path.name
 
     def adapted(self) -> Adapted:
-        """DuckDB's form of this file, with its gap rows."""
-        return adapt_script(self.text, self.name)
+        """DuckDB's form of this file, with its gap rows (after the files before it in its folder)."""
+        return _adapted_folder(self.path.parent, _fingerprint(self.path.parent))[self.name]
 
     def statements(self, engine: str) -> list[Statement]:
         """The statements to run on `engine`: the file itself, or DuckDB's derived form.
@@ -117,6 +118,19 @@ def discover(directory: Path = config.MIGRATIONS_DIR) -> list[Migration]:
             raise WorkbookError(f"{path.name}: version {m['version']} is also used by {found[number].name}")
         found[number] = Migration(m["version"], m["slug"].replace("_", " "), path)
     return [found[k] for k in sorted(found)]
+
+
+def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(directory).glob("*.sql"))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _adapted_folder(directory: Path, _fingerprint: tuple) -> dict[str, Adapted]:
+    """Every file's DuckDB form, derived in version order: a rule may depend on what earlier files did."""
+    ctx = Context()
+    return {m.name: adapt_script(m.text, m.name, ctx) for m in discover(directory)}
 
 
 def applied(engine: Engine) -> list[Applied]:
@@ -218,6 +232,18 @@ def migrate(
             progress(f"[{i}/{len(todo)}] applying {mig.name}")
         apply(engine, mig, statements)
     return todo
+
+
+def staged(extra: dict[str, str], into: Path, directory: Path = config.MIGRATIONS_DIR) -> Path:
+    """A copy of the migrations folder in `into` with `extra` files ({name: text}) added: a later release."""
+    into = Path(into)
+    into.mkdir(parents=True, exist_ok=True)
+    for mig in discover(directory):
+        (into / mig.name).write_bytes(mig.raw)
+    for name, text in extra.items():
+        (into / name).write_text(text)
+    discover(into)  # names and versions checked now, not when the first file runs
+    return into
 
 
 def gaps(directory: Path = config.MIGRATIONS_DIR) -> list[Gap]:

@@ -82,12 +82,17 @@ class Table:
         """Foreign keys in name order."""
         return tuple(c for c in self.constraints if c.kind == "FOREIGN KEY")
 
-    def named_unique_keys(self) -> list[tuple[str, tuple[str, ...]]]:
-        """(name, columns) of every unique column set: PK, UNIQUE, plain-column unique indexes; by name."""
+    def named_unique_keys(self, *, partial: bool = False) -> list[tuple[str, tuple[str, ...]]]:
+        """(name, columns) of every unique column set: PK, UNIQUE, plain-column unique indexes; by name.
+
+        With `partial`, unique indexes with a predicate count too (unique among live rows, say).
+        """
         keys = [(c.name, c.columns) for c in self.constraints if c.kind in ("PRIMARY KEY", "UNIQUE")]
         cols = {c.name for c in self.columns}
         keys += [
-            (i.name, i.keys) for i in self.indexes if i.unique and i.predicate is None and set(i.keys) <= cols
+            (i.name, i.keys)
+            for i in self.indexes
+            if i.unique and (partial or i.predicate is None) and set(i.keys) <= cols
         ]
         return sorted(keys)
 

@@ -6,6 +6,7 @@ import os
 
 from . import migrate, render
 from .catalog import read_catalog
+from .design import REVIEWER_ACTOR
 from .dialect import Gap
 from .engines import Engine, connect
 from .model import Catalog
@@ -23,6 +24,7 @@ def setup(engine: str = "duckdb", alias: str | None = None) -> Engine:
     """A fresh, fully migrated database, registered with the %sql magic under `alias`."""
     db = connect(engine)
     migrate.migrate(db)
+    db.set_session_actor(REVIEWER_ACTOR)  # the notebook's own session: the reviewer acts
     register_sql(db, alias or ("duck" if engine == "duckdb" else "pg"))
     return db
 
@@ -196,3 +198,115 @@ def duckdb_form(migration: migrate.Migration) -> Markdown:
         except sqlglot.errors.SqlglotError:
             parts.append(st.sql)
     return Markdown("```sql\n" + ";\n\n".join(parts) + ";\n```")
+
+
+# ------------------------------------------------------------------------- data patterns
+
+
+def ddl(*patterns: str) -> Markdown:
+    """The migration statements that match each regex, as they ran, with their file and line."""
+    import re
+
+    from .sqlsplit import split_sql
+
+    shown = []
+    for pattern in patterns:
+        hits = [
+            (m, st)
+            for m in migrate.discover()
+            for st in split_sql(m.text, m.name)
+            if re.search(pattern, st.sql, re.I | re.S)
+        ]
+        if not hits:
+            raise AssertionError(f"no migration statement matches {pattern!r}")
+        for m, st in hits:
+            shown.append(f"`{m.name}:{st.line}`\n\n```sql\n{st.sql};\n```")
+    return Markdown("\n\n".join(shown))
+
+
+def evidence(*finding_ids: str) -> Markdown:
+    """Findings of the design review with their evidence, re-run now on every engine they apply to."""
+    from . import findings
+
+    chosen = [f for f in findings.FINDINGS if f.id in finding_ids]
+    missing = set(finding_ids) - {f.id for f in chosen}
+    assert not missing, f"no finding {sorted(missing)}"
+    rows = []
+    for f in chosen:
+        for engine in f.engines:
+            rows.append([f.id, f.title, LABEL[engine], f.evidence(engine)])
+    return Markdown(md_table(["Finding", "Defect", "Engine", "Evidence (ran just now)"], rows))
+
+
+def audit_rows(db: Engine, since: int = 0) -> Markdown:
+    """audit_log after `since` (a seq): what changed, with the columns an UPDATE changed.
+
+    Records are numbered per table in order of first appearance (their uuids change every run).
+    """
+    import json
+
+    names: dict[tuple[str, str], str] = {}
+    rows = []
+    for seq, table, rid, op, old, new, actor in db.fetchall(
+        "SELECT seq, table_name, CAST(record_id AS TEXT), operation, old_values, new_values, "
+        "CAST(changed_by AS TEXT) FROM audit_log ORDER BY seq"
+    ):
+        n = sum(1 for t, _ in names if t == table) + 1
+        record = names.setdefault((table, rid), f"{table} #{n}")
+        if seq <= since:
+            continue
+        old, new = (json.loads(v) if isinstance(v, str) else v for v in (old, new))
+        if op == "UPDATE":
+            what = ", ".join(k for k in sorted(new) if old.get(k) != new.get(k)) or "(no column changed)"
+        else:
+            what = "whole row"
+        rows.append([seq, record, op, what, f"`{actor}`" if actor else ""])
+    return Markdown(md_table(["seq", "record", "operation", "changed", "actor"], rows))
+
+
+def refusal(call) -> Markdown:  # noqa: ANN001
+    """Run a write that must be refused; show the one line the design answers with."""
+    import re
+
+    from .writes import RuleViolation
+
+    try:
+        call()
+    except RuleViolation as exc:
+        # ids are new on every run; the document shows where one stood
+        text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", str(exc))
+        return Markdown(f"Refused: `{text}`")
+    raise AssertionError("the write was accepted")
+
+
+def support_table(results) -> Markdown:  # noqa: ANN001
+    """The engine-support table: what each engine did with each promise of each pattern."""
+    return Markdown(
+        md_table(
+            ["Pattern", "Promise", "PostgreSQL", "DuckDB"],
+            [[s.pattern, s.promise, s.status["postgres"], s.status["duckdb"]] for s in results],
+        )
+    )
+
+
+def version_diff(db: Engine, template_id: str, a: str, b: str) -> Markdown:
+    """A unified diff of two versions' content, as pretty JSON."""
+    import difflib
+    import json
+
+    def content(v: str) -> list[str]:
+        doc = db.scalar(
+            "SELECT content FROM template_versions WHERE template_id = ? AND version = ?", [template_id, v]
+        )
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        return json.dumps(doc, indent=2, sort_keys=True).splitlines()
+
+    diff = difflib.unified_diff(content(a), content(b), fromfile=a, tofile=b, lineterm="")
+    return Markdown("```diff\n" + "\n".join(diff) + "\n```")
+
+
+def source(obj) -> Markdown:  # noqa: ANN001
+    """A function's source as a python block (the one that runs, not a copy)."""
+    import inspect
+
+    return Markdown("```python\n" + inspect.getsource(obj).rstrip() + "\n```")

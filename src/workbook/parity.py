@@ -83,10 +83,12 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
                 rule = _explain(gaps, GAP_TYPES[a.type], *objs)
                 out.append(Difference("column type", f"{name}.{col}", a.type, b.type, rule))
             if a.nullable != b.nullable:
-                out.append(Difference("nullability", f"{name}.{col}", str(a.nullable), str(b.nullable), None))
+                rule = _explain(gaps, "add-column-not-null", f"{name}.{col}") if b.nullable else None
+                out.append(Difference("nullability", f"{name}.{col}", str(a.nullable), str(b.nullable), rule))
         pk, dk = {c.name: c for c in p.constraints}, {c.name: c for c in d.constraints}
         for cname in sorted(pk.keys() ^ dk.keys()):
-            out.append(Difference("constraint", f"{name}.{cname}", str(cname in pk), str(cname in dk), None))
+            rule = _explain(gaps, "drop-constraint", cname) if cname in dk else None
+            out.append(Difference("constraint", f"{name}.{cname}", str(cname in pk), str(cname in dk), rule))
         for cname in sorted(pk.keys() & dk.keys()):
             a, b = pk[cname], dk[cname]
             if (a.kind, a.columns if a.kind != "CHECK" else ()) != (
@@ -127,7 +129,7 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
                 if i.method == "gin"
                 else _explain(gaps, "partial-index", iname)
                 if i.predicate
-                else None
+                else _explain(gaps, "index-on-maintained-column", iname)
             )
             out.append(Difference("index", iname, f"{i.method}", "absent", rule))
         for iname in sorted(di.keys() - pi.keys()):
@@ -229,13 +231,28 @@ def _status(rule: str, obj: str, pg: Catalog, duck: Catalog) -> tuple[str, str]:
     if rule == "index-sort-order":
         a, b = find_index(pg), find_index(duck)
         return ("native" if a is not None and " DESC" in a.definition.upper() else "missing"), (
-            "emulated (ascending)" if b is not None else "missing"
+            "emulated (ascending)" if b is not None else "not available (index not created)"
         )
     if rule in ("plpgsql-function", "sql-function-as-macro", "sql-function-not-translatable"):
         pg_ok = obj in pg.functions
         if obj in duck.functions:
             return ("native" if pg_ok else "missing"), "emulated (macro)"
         return ("native" if pg_ok else "missing"), "not available"
+    if rule == "index-on-maintained-column":
+        return ("native" if find_index(pg) is not None else "missing"), (
+            "not available" if find_index(duck) is None else "present"
+        )
+    if rule == "add-column-not-null":
+        a, b = find_col(pg), find_col(duck)
+        return ("native" if a is not None and not a.nullable else "missing"), (
+            "emulated (nullable, default fills it)" if b is not None and b.nullable else "missing"
+        )
+    if rule == "drop-constraint":
+        in_pg = any(c.name == obj for t in pg.tables for c in t.constraints)
+        in_duck = any(c.name == obj for t in duck.tables for c in t.constraints)
+        return ("native" if not in_pg else "missing"), ("not available (kept)" if in_duck else "dropped")
+    if rule in ("plpgsql-block", "roles-and-privileges"):
+        return "native", "not available"
     if rule == "trigger":
         return ("native" if trigger(pg) else "missing"), ("present" if trigger(duck) else "not available")
     if rule == "jsonb-type":
@@ -255,8 +272,8 @@ def _status(rule: str, obj: str, pg: Catalog, duck: Catalog) -> tuple[str, str]:
             a, b = pg.table(obj), duck.table(obj)
         except KeyError:
             return "missing", "missing"
-        same = {c.name for c in a.constraints} == {c.name for c in b.constraints}
-        return "native", ("emulated (mapped back)" if same else "missing")
+        mapped = {c.name for c in a.constraints} <= {c.name for c in b.constraints}  # DuckDB may keep more
+        return "native", ("emulated (mapped back)" if mapped else "missing")
     return "unknown", "unknown"
 
 

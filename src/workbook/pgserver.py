@@ -549,6 +549,42 @@ def _track(engine) -> None:  # noqa: ANN001
         _isolated_hook = True
 
 
+def round_trip(engine):  # noqa: ANN001, ANN201 - PostgresEngine in and out
+    """pg_dump the engine's schema (custom format) and pg_restore it into a new database of the same
+    throwaway server; returns an engine on the restored copy (its database is dropped on close)."""
+    from .engines import PostgresEngine
+
+    server, schema = engine.server, engine.schema
+    if server is None or not schema:
+        raise WorkbookError("pg_dump/pg_restore round trip: needs the throwaway server and a private schema")
+    target = f"restored_{schema}"
+    host = ["-h", str(server.root), "-p", "5432", "-U", "postgres"]
+    with tempfile.TemporaryDirectory(prefix="workbook-dump-") as tmp:
+        dump = Path(tmp) / "schema.dump"
+        for args in (
+            [str(server.bindir / "pg_dump"), *host, "-d", "postgres", "-n", schema, "-Fc", "-f", str(dump)],
+            None,
+            [str(server.bindir / "pg_restore"), *host, "-d", target, "--exit-on-error", str(dump)],
+        ):
+            if args is None:
+                engine.execute(f'CREATE DATABASE "{target}"')
+                continue
+            done = subprocess.run(args, capture_output=True, text=True)
+            if done.returncode:
+                last = (done.stderr or done.stdout).strip().splitlines()
+                raise WorkbookError(f"{Path(args[0]).name} failed: {last[-1] if last else done.returncode}")
+    restored = PostgresEngine(server.dsn.replace("dbname=postgres", f"dbname={target}"), server=server)
+    restored.execute(f'SET search_path TO "{schema}"')
+    close = restored.close
+
+    def close_and_drop() -> None:
+        close()
+        engine.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+
+    restored.close = close_and_drop
+    return restored
+
+
 def startup_seconds(runs: int = 5) -> list[float]:
     """Start and stop a throwaway server `runs` times; the wall time of each start."""
     times = []

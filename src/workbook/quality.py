@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import migrate
 from .catalog import read_catalog
+from .design import WORKBOOK_ACTOR
 from .engines import Engine, connect
 from .errors import WorkbookError
 from .model import Catalog, Constraint
@@ -31,6 +32,8 @@ PA1 = "'00000000-0000-0000-0000-0000000000d1'"
 TV1 = "'00000000-0000-0000-0000-0000000000e1'"
 AL1 = "'00000000-0000-0000-0000-0000000000f1'"
 NOWHERE = "'00000000-0000-0000-0000-00000000dead'"
+# A project that is soft-deleted in the fixture, for the "name of a deleted row" boundary rows.
+DELETED_PROJECT = "'00000000-0000-0000-0000-0000000000b9'"
 SCHEMA = """'{"variables": [], "files": []}'"""
 
 # Rows every case can rely on (committed once per engine before the matrix runs).
@@ -50,6 +53,7 @@ FIXTURE = [
     f"({TV1}, {T1}, '1.0.0', '{{}}', {U1})",
     f"INSERT INTO audit_log (id, table_name, record_id, operation, new_values) VALUES "
     f"({AL1}, 'manual', {U1}, 'INSERT', '{{}}')",
+    f"INSERT INTO projects (id, name, owner_id, deleted_at) VALUES ({DELETED_PROJECT}, 'old-site', {U1}, NOW())",
 ]
 
 # A valid row per table; a case overrides some of its columns.
@@ -92,6 +96,8 @@ FIXTURE_ID = {
     "audit_log": AL1,
 }
 FIXTURE_KEY = {"schema_migrations": ("version", "'0001'")}
+# History tables: PostgreSQL's triggers refuse UPDATE and DELETE of their rows, under these rule names.
+IMMUTABLE = {"audit_log": "audit_log_append_only", "template_versions": "template_versions_immutable"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ class Case:
             return "NOT NULL"
         if self.constraint.endswith(JSONB_NUL):
             return "JSONB"
+        if self.constraint in IMMUTABLE.values():
+            return "TRIGGER"
         prefix = self.constraint.split("_", 1)[0]
         return {"pk": "PRIMARY KEY", "uq": "UNIQUE", "fk": "FOREIGN KEY", "ck": "CHECK"}.get(prefix, prefix)
 
@@ -125,7 +133,17 @@ def insert(table: str, label: str, constraint: str, expect: str | None, **values
 
 
 def update(table: str, label: str, constraint: str, expect: str | None, **values: str) -> Case:
-    """A case that updates the table's fixture row."""
+    """A case that updates the table's fixture row (for a history table: inserts a row with those values)."""
+    if table in IMMUTABLE:
+        return insert(
+            table,
+            label.replace("changed to", "inserted with")
+            .replace("set to", "inserted as")
+            .replace(" on update", " (history rows are never updated)"),
+            constraint,
+            expect,
+            **values,
+        )
     sets = ", ".join(f"{k} = {v}" for k, v in values.items())
     if table in FIXTURE_ID:
         where = f"id = {FIXTURE_ID[table]}"
@@ -416,6 +434,14 @@ def _unique_cases() -> list[Case]:
         insert("projects", "same owner, same name", ck, ck, owner_id=U1, name="'site'"),
         update("projects", "renamed onto the owner's other project", ck, ck, name="'blog'"),
         insert("projects", "same name, other owner (boundary)", ck, None, owner_id=U2, name="'site'"),
+        insert(
+            "projects",
+            "name of the owner's soft-deleted project (boundary)",
+            ck,
+            None,
+            owner_id=U1,
+            name="'old-site'",
+        ),
     ]
     ck = "pk_patterns"
     c += [
@@ -553,9 +579,37 @@ def _jsonb_cases(cat: Catalog) -> list[Case]:
     return out
 
 
+def _history_cases() -> list[Case]:
+    """History tables refuse UPDATE and DELETE of their rows; a new row is the boundary."""
+    out = []
+    for table, rule in IMMUTABLE.items():
+        where = f"id = {FIXTURE_ID[table]}"
+        out += [
+            Case(
+                rule,
+                table,
+                "UPDATE of a history row",
+                f"UPDATE {table} SET created_at = created_at WHERE {where}"
+                if table == "template_versions"
+                else f"UPDATE {table} SET changed_at = changed_at WHERE {where}",
+                rule,
+            ),
+            Case(rule, table, "DELETE of a history row", f"DELETE FROM {table} WHERE {where}", rule),
+            insert(table, "a new history row (boundary)", rule, None),
+        ]
+    return out
+
+
 def cases(cat: Catalog) -> list[Case]:
     """Every row of the bad-input matrix, for the design's catalog."""
-    return check_cases() + _unique_cases() + _fk_cases(cat) + _not_null_cases(cat) + _jsonb_cases(cat)
+    return (
+        check_cases()
+        + _unique_cases()
+        + _fk_cases(cat)
+        + _not_null_cases(cat)
+        + _jsonb_cases(cat)
+        + _history_cases()
+    )
 
 
 @dataclass(frozen=True)
@@ -582,6 +636,7 @@ def prepared(engine: str) -> Engine:
     """A migrated database on `engine` holding the fixture rows."""
     db = connect(engine)
     migrate.migrate(db)
+    db.set_session_actor(WORKBOOK_ACTOR)
     for sql in FIXTURE:
         db.execute(sql)
     return db
@@ -714,6 +769,28 @@ KNOWN_CAUSES = [
         "The design's rule follows PostgreSQL (`rules.jsonb_storable`): a document with U+0000 is invalid. On "
         "DuckDB, writers check it; the property test asserts this disagreement, so a change on either engine "
         "fails the build.",
+    ),
+    (
+        lambda r: r.get("postgres") in IMMUTABLE.values() and r.get("duckdb") != r.get("postgres"),
+        "History rows: PostgreSQL refuses UPDATE and DELETE, DuckDB lets them through",
+        "On PostgreSQL the BEFORE UPDATE OR DELETE triggers of audit_log and template_versions refuse the change "
+        "(migrations V0013, V0015); DuckDB has no triggers (dialect gap `trigger`).",
+        "As designed on PostgreSQL; on DuckDB the write API never updates or deletes history rows.",
+    ),
+    (
+        lambda r: r.get("postgres") == "accepted" and r.get("duckdb", "").startswith("uq_"),
+        "The name of a soft-deleted row: PostgreSQL frees it, DuckDB keeps it reserved",
+        "The design makes names unique among live rows (unique indexes WHERE deleted_at IS NULL, V0014); "
+        "DuckDB can neither drop the original UNIQUE constraint nor build a partial index (gaps `drop-constraint`, "
+        "`partial-index`).",
+        "As designed on PostgreSQL (finding F17); on DuckDB a soft-deleted name stays taken.",
+    ),
+    (
+        lambda r: str(r.get("postgres", "")).endswith(" NOT NULL") and r.get("duckdb") == "accepted",
+        "A NOT NULL column added by a later migration: DuckDB keeps it nullable",
+        "DuckDB cannot add a column with a constraint, nor set NOT NULL on a table with an index (gap "
+        "`add-column-not-null`); the column's default fills it.",
+        "As designed on PostgreSQL; on DuckDB the write API always fills the column.",
     ),
 ]
 

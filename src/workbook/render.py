@@ -58,7 +58,7 @@ def _key_columns(table: Table) -> tuple[set[str], set[str], set[str]]:
     pk = set(table.primary_key.columns) if table.primary_key else set()
     fk = {name for c in table.foreign_keys for name in c.columns}
     uk: set[str] = set()
-    for name, cols in table.named_unique_keys():
+    for name, cols in table.named_unique_keys(partial=True):
         if table.primary_key and (name == table.primary_key.name or set(cols) == pk):
             continue
         uk.update(cols)
@@ -407,7 +407,7 @@ def _identifying_key(table: Table, fk: Constraint) -> tuple[str, tuple[str, ...]
         return None
     own = set(fk.columns)
     other_fk_cols = {c for other in table.foreign_keys if other != fk for c in other.columns}
-    for name, key in table.named_unique_keys():
+    for name, key in table.named_unique_keys(partial=True):  # unique among live rows identifies too
         if len(key) > 1 and own < set(key) and set(key) - own - other_fk_cols:
             return name, key
     return None

@@ -34,6 +34,40 @@ def semver_ok(value: str) -> bool:
     return SEMVER.fullmatch(value) is not None
 
 
+# Semantic Versioning 2.0.0, section 9-10: pre-release identifiers are non-empty, numeric ones have no
+# leading zero; build metadata identifiers are non-empty. What create_template_version accepts.
+_NUM = r"(?:0|[1-9][0-9]*)"
+_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+SEMVER_STRICT = re.compile(
+    rf"{_NUM}\.{_NUM}\.{_NUM}(?:-{_PRE_ID}(?:\.{_PRE_ID})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+)
+
+
+def semver_valid(value: str) -> bool:
+    """A well-formed semantic version (the strict grammar of semver 2.0; SQL: semver_valid)."""
+    return SEMVER_STRICT.fullmatch(value) is not None
+
+
+def semver_cmp(a: str, b: str) -> int:
+    """-1, 0 or 1 as `a` precedes, equals or follows `b` in semver 2.0 precedence (SQL: semver_cmp).
+
+    MAJOR, MINOR and PATCH compare numerically; a version with a pre-release precedes the same version
+    without one; pre-release identifiers compare left to right, numeric ones numerically and below
+    alphanumeric ones (compared in ASCII order), and a shorter list precedes a longer one it prefixes;
+    build metadata is ignored.
+    """
+
+    def key(v: str) -> tuple:
+        core, _, pre = v.split("+", 1)[0].partition("-")
+        major, minor, patch = (int(x) for x in core.split("."))
+        ids = tuple((0, int(i), "") if i.isdigit() else (1, 0, i) for i in pre.split(".")) if pre else ()
+        # no pre-release sorts after any pre-release of the same core
+        return (major, minor, patch, 0 if pre else 1, ids)
+
+    ka, kb = key(a), key(b)
+    return (ka > kb) - (ka < kb)
+
+
 def description_ok(value: str) -> bool:
     """ck_templates_description_length."""
     return len(value) >= 10
