@@ -8,6 +8,7 @@ has no form for it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .migrate import Migration
@@ -40,11 +41,16 @@ class Trigger:
 
 def declared(migrations: list[Migration]) -> list[Trigger]:
     """The triggers in force after every migration, ordered as PostgreSQL fires them (by name)."""
+    return list(_declared(tuple((m.name, m.text) for m in migrations)))
+
+
+@functools.lru_cache(maxsize=16)
+def _declared(files: tuple[tuple[str, str], ...]) -> tuple[Trigger, ...]:
     from pglast import ast, parser
 
     found: dict[tuple[str, str], Trigger] = {}
-    for mig in migrations:
-        for stmt in split_sql(mig.text, mig.name):
+    for name, text in files:
+        for stmt in split_sql(text, name):
             node = parser.parse_sql(stmt.sql)[0].stmt
             if isinstance(node, ast.CreateTrigStmt):
                 events = frozenset(name for bit, name in _EVENTS.items() if node.events & bit)
@@ -62,4 +68,4 @@ def declared(migrations: list[Migration]) -> list[Trigger]:
                 for obj in node.objects:
                     *_, table, name = (n.sval for n in obj)
                     found.pop((table, name), None)
-    return sorted(found.values(), key=lambda t: (t.table, t.name))
+    return tuple(sorted(found.values(), key=lambda t: (t.table, t.name)))

@@ -80,7 +80,10 @@ class Runtime:
 
     def row(self, table: str, record_id: object) -> dict | None:
         """The row's image (to_json), or None."""
-        text = self.db.scalar(f'SELECT to_json(t) FROM "{table}" t WHERE id = ?', [str(record_id)])
+        try:
+            text = self.db.scalar(f'SELECT to_json(t) FROM "{table}" t WHERE id = ?', [str(record_id)])
+        except Exception as exc:  # a malformed id or an unknown table, as PostgreSQL would report it
+            raise self._refused(exc, table) from None
         return json.loads(text) if text is not None else None
 
     def rows(self, table: str, where: str, params: list) -> list[dict]:
