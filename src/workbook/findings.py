@@ -83,6 +83,13 @@ def _template(version: str = "1.0.0", extra_cols: str = "", extra_vals: str = ""
     )
 
 
+def with_template(e: Engine, *, seed: bool = False) -> Engine:
+    """`e` holding user UID and template TID (the seed's schema has no valid default for `schema`)."""
+    e.execute(USER)
+    e.execute(_template("1.0.0", ", schema", SCHEMA_OK) if seed else _template())
+    return e
+
+
 @dataclass(frozen=True)
 class Finding:
     """One defect of the seed and the fix this design adopts."""
@@ -368,16 +375,12 @@ def f17_unique_name_soft_delete(engine: str) -> str:
     pattern = (
         "INSERT INTO patterns (name, description, template_id) VALUES ('eslint', 'Adds ESLint', " + TID + ")"
     )
-    s = seed_schema(engine)
-    s.execute(USER)
-    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s = with_template(seed_schema(engine), seed=True)
     s.execute(pattern)
     s.execute("UPDATE patterns SET deleted_at = NOW() WHERE name = 'eslint'")
     seed_err = error_of(s, pattern)
     expect(seed_err is not None, "F17", "the seed now lets a soft-deleted pattern's name be used again")
-    d = design(engine)
-    d.execute(USER)
-    d.execute(_template())
+    d = with_template(design(engine))
     d.execute(pattern)
     d.execute("UPDATE patterns SET deleted_at = NOW() WHERE name = 'eslint'")
     ours = error_of(d, pattern)
@@ -441,9 +444,7 @@ def f14_soft_delete_any_table(engine: str) -> str:
 
 
 def f16_version_backwards(engine: str) -> str:
-    s = seed_schema(engine)
-    s.execute(USER)
-    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s = with_template(seed_schema(engine), seed=True)
     s.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{}}', 'first', {UID})")
     s.execute(f"SELECT create_template_version({TID}, '0.9.0', '{{}}', 'older', {UID})")
     current = s.scalar(f"SELECT version FROM templates WHERE id = {TID}")
@@ -580,9 +581,7 @@ def f23_audit_order(engine: str) -> str:
 
 
 def f24_soft_delete_unknown_or_twice(engine: str) -> str:
-    s = seed_schema(engine)
-    s.execute(USER)
-    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s = with_template(seed_schema(engine), seed=True)
     unknown = error_of(s, "SELECT soft_delete('templates', '00000000-0000-0000-0000-00000000dead')")
     s.execute(f"SELECT soft_delete('templates', {TID})")
     first = s.scalar(f"SELECT deleted_at FROM templates WHERE id = {TID}")
@@ -591,9 +590,7 @@ def f24_soft_delete_unknown_or_twice(engine: str) -> str:
         s.execute(f"SELECT soft_delete('templates', {TID})")
     second = s.scalar(f"SELECT deleted_at FROM templates WHERE id = {TID}")
     expect(unknown is None and second > first, "F24", "the seed's soft_delete now refuses these")
-    d = design(engine)
-    d.execute(USER)
-    d.execute(_template())
+    d = with_template(design(engine))
     d.execute(f"SELECT soft_delete('templates', {TID})")
     ours = [
         error_of(d, f"SELECT soft_delete('templates', {x})")
@@ -607,18 +604,14 @@ def f24_soft_delete_unknown_or_twice(engine: str) -> str:
 
 
 def f25_children_stay_live(engine: str) -> str:
-    s = seed_schema(engine)
-    s.execute(USER)
-    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s = with_template(seed_schema(engine), seed=True)
     s.execute(
         f"INSERT INTO patterns (name, description, template_id) VALUES ('eslint', 'Adds ESLint', {TID})"
     )
     s.execute(f"SELECT soft_delete('templates', {TID})")
     live = s.scalar("SELECT count(*) FROM active_patterns")
     expect(live == 1, "F25", "the seed now soft-deletes a template's patterns")
-    d = design(engine)
-    d.execute(USER)
-    d.execute(_template())
+    d = with_template(design(engine))
     d.execute(
         f"INSERT INTO patterns (name, description, template_id) VALUES ('eslint', 'Adds ESLint', {TID})"
     )
@@ -633,16 +626,12 @@ def f25_children_stay_live(engine: str) -> str:
 
 
 def f26_history_mutable(engine: str) -> str:
-    s = seed_schema(engine)
-    s.execute(USER)
-    s.execute(_template("1.0.0", ", schema", SCHEMA_OK))
+    s = with_template(seed_schema(engine), seed=True)
     s.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{\"files\": []}}', 'first', {UID})")
     rewrite = error_of(s, "UPDATE template_versions SET content = '{}', changelog = 'never happened'")
     erase = error_of(s, "DELETE FROM template_versions")
     expect(rewrite is None and erase is None, "F26", "the seed's history now refuses changes")
-    d = design(engine)
-    d.execute(USER)
-    d.execute(_template())
+    d = with_template(design(engine))
     d.execute(f"SELECT create_template_version({TID}, '1.1.0', '{{\"files\": []}}', 'first', {UID})")
     ours = error_of(d, "UPDATE template_versions SET changelog = 'never happened'")
     expect(ours is not None and "history" in ours, "F26", f"design verdict {ours}")

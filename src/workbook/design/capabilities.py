@@ -82,7 +82,8 @@ def _api_audited(w: Writer, db: Engine, ids: dict) -> bool:
 
 
 def _raw_no_actor(db: Engine, ids: dict) -> bool:
-    db.execute("SELECT set_config('workbook.actor_id', '', true)") if db.name == "postgres" else None
+    if db.name == "postgres":  # the session's actor, cleared for this transaction
+        db.execute("SELECT set_config('workbook.actor_id', '', true)")
     return _refused(
         db, "INSERT INTO users (email, name) VALUES (?, 'Nobody')", "audit_actor_required", [_email()]
     )
