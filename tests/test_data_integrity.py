@@ -176,14 +176,16 @@ def test_a_file_the_engine_cannot_read_is_one_line_naming_it(runs, tmp_path, mon
         target.write_bytes(target.read_bytes()[:-40])
         edit_manifest(folder, lambda raw: raw["sha256"].__setitem__("templates", synth.sha256(target)))
     else:
-        real = synth._verify
+        from workbook.synth import folder as fd
+
+        real = fd.verify
 
         def verify_then_remove(*a, **kw):
             result = real(*a, **kw)
             target.unlink()
             return result
 
-        monkeypatch.setattr(synth, "_verify", verify_then_remove)
+        monkeypatch.setattr(fd, "verify", verify_then_remove)
     error, loaded = load(engine, folder)
     assert error is not None and str(target) in error and "nothing was loaded" in error, error
     assert len(error.splitlines()) == 1

@@ -10,6 +10,7 @@ from workbook import migrate, synth
 from workbook.cli import main
 from workbook.engines import connect
 from workbook.errors import WorkbookError
+from workbook.synth import postgres_load as pgl
 
 SF = 0.005
 
@@ -124,18 +125,32 @@ def test_folder_that_cannot_be_created(tmp_path, capsys):
     assert err[-1].startswith("workbook: error: ") and "not writable" in err[-1]
 
 
-def test_failed_generation_leaves_no_partial_files(tmp_path, monkeypatch):
+def test_failed_generation_leaves_no_partial_files(tmp_path):
+    """A table that fails half-way (after others were written) leaves the folder as it was."""
+    import dataclasses
+
+    import pyarrow as pa
+
+    from workbook.synth.columns import Column
+
     out = tmp_path / "out"
 
-    def boom(s, p):
-        queries = real(s, p)
-        queries["patterns"] = "SELECT no_such_column FROM range(1)"
-        return queries
+    class Broken(type(synth.SPEC)):
+        def plan(self, sf, seed):
+            for table in super().plan(sf, seed):
+                if table.name == "patterns":
+                    table.columns["name"] = Column(
+                        "text", lambda rows: pa.array([1]).cast(pa.string()).take([len(rows)])
+                    )
+                yield table
 
-    real = synth._queries
-    monkeypatch.setattr(synth, "_queries", boom)
     with pytest.raises(WorkbookError, match="generating the data failed"):
-        synth.generate(0.001, 1, out)
+        synth.generate(
+            0.001,
+            1,
+            out,
+            spec=Broken(**{f.name: getattr(synth.SPEC, f.name) for f in dataclasses.fields(synth.SPEC)}),
+        )
     assert list(out.iterdir()) == []
 
 
@@ -188,13 +203,13 @@ def test_binary_copy_encoding_round_trips_every_type(tmp_path):
         )
         src = duckdb.connect()
         reader = src.execute(
-            synth.binary_rows_sql(path, [(c, types[c]) for c in "u t j ts n b".split()])
+            pgl.binary_rows_sql(path, [(c, types[c]) for c in "u t j ts n b".split()])
         ).to_arrow_reader(10)
         with db.con.cursor().copy("COPY t (u, t, j, ts, n, b) FROM STDIN (FORMAT binary)") as copy:
-            copy.write(synth.COPY_HEADER)
-            for _, data in synth._tuple_chunks(reader):
+            copy.write(pgl.COPY_HEADER)
+            for _, data in pgl._tuple_chunks(reader):
                 copy.write(data)
-            copy.write(synth.COPY_TRAILER)
+            copy.write(pgl.COPY_TRAILER)
         got = db.fetchall(
             "SELECT u::text, t, j::text, ts = TIMESTAMPTZ '1999-12-31 23:59:59.999999+00', n, b FROM t"
         )
