@@ -109,6 +109,9 @@ class DuckDBEngine(Engine):
         marker = self._marker()
         if marker is not None and marker.is_file() and not read_only:
             marker.unlink()  # the log replayed (or held nothing of that migration): nothing to undo
+        from . import duckext
+
+        duckext.load(self.con)  # full-text search offline: the extension from its pinned package
 
     def _marker(self) -> Path | None:
         """The file naming the migration in flight; None for an in-memory database."""
