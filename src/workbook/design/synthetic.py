@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..synth.columns import Column, Table
+from ..synth.shape import Holds, Independent, Within
 from ..synth.streams import Streams, power, power_index, zipf_rank
 
 
@@ -538,6 +539,7 @@ class DataSpec:
 
     tables: tuple[str, ...]
     params: Params
+    checks: tuple = ()
 
     def plan(self, sf: float, seed: int) -> Iterator[Table]:
         """The design's tables for one run, each yielded as soon as it can be written."""
@@ -550,4 +552,125 @@ class DataSpec:
         return asdict(self.params)
 
 
-SPEC = DataSpec(TABLES, PARAMS)
+# The shape the data must have, checked on every build (notebook 07) and in tests -----------------
+
+CHECKS = [
+    Independent(
+        "owner activity × template popularity",
+        "Heavy owners use templates as everyone does (the popularity law), not one template each.",
+        """WITH o AS (SELECT owner_id, ntile(4) OVER (ORDER BY count(*), owner_id) AS b FROM projects GROUP BY 1),
+                t AS (SELECT template_id, ntile(4) OVER (ORDER BY count(*), template_id) AS b
+                      FROM projects WHERE template_id IS NOT NULL GROUP BY 1)
+           SELECT o.b, t.b, count(*) FROM projects p JOIN o USING (owner_id) JOIN t USING (template_id) GROUP BY ALL""",
+    ),
+    Independent(
+        "template category × published",
+        "The published share is the same in every category (unless published_share_by_category says otherwise).",
+        "SELECT category, published, count(*) FROM templates GROUP BY ALL",
+    ),
+    Independent(
+        "template name prefix × published",
+        "Whether a template is published does not depend on its technology.",
+        "SELECT split_part(name, '-', 1), published, count(*) FROM templates GROUP BY ALL",
+    ),
+    Independent(
+        "user sign-up year × active",
+        "Inactive accounts are spread over the whole window, not bunched in one period.",
+        "SELECT year(created_at), active, count(*) FROM users GROUP BY ALL",
+    ),
+    Independent(
+        "user role × active",
+        "Role and account status are drawn independently.",
+        "SELECT role, active, count(*) FROM users GROUP BY ALL",
+    ),
+    Independent(
+        "application: pattern rank in its template × applied by a deleted user",
+        "applied_by is NULL (a user since deleted) as often for every pattern.",
+        """WITH q AS (SELECT id, row_number() OVER (PARTITION BY template_id ORDER BY usage_count DESC, id) AS k FROM patterns)
+           SELECT least(q.k, 3), a.applied_by IS NULL, count(*) FROM pattern_applications a JOIN q ON q.id = a.pattern_id
+           GROUP BY ALL""",
+    ),
+    Within(
+        "template popularity: Zipf slope",
+        "Projects per template fall as rank^-s (s = template_zipf_s): the log-log slope over the top tenth of ranks.",
+        """WITH c AS (SELECT count(*) AS n FROM projects WHERE template_id IS NOT NULL GROUP BY template_id),
+                r AS (SELECT ln(n) AS y, ln(row_number() OVER (ORDER BY n DESC)) AS x, count(*) OVER () AS k FROM c)
+           SELECT regr_slope(y, x) FROM r WHERE exp(x) <= greatest(k / 10, 10)""",
+        -1.25,
+        -0.75,
+    ),
+    Within(
+        "heaviest owner's templates vs independence",
+        "The owner with most projects uses as many distinct templates as independent draws from the popularity law give.",
+        """WITH m AS (SELECT template_id, count(*) / sum(count(*)) OVER () AS p FROM projects
+                      WHERE template_id IS NOT NULL GROUP BY 1),
+                h AS (SELECT owner_id, count(template_id) AS n, count(DISTINCT template_id) AS d
+                      FROM projects GROUP BY 1 ORDER BY count(*) DESC, owner_id LIMIT 1)
+           SELECT any_value(h.d) / sum(1 - pow(1 - m.p, h.n)) FROM m, h""",
+        0.8,
+        1.2,
+    ),
+    Within(
+        "projects per user: heavy tail",
+        "A few users own many projects (owner = N·u^3): the top 1 % of users own this share of all projects.",
+        """WITH c AS (SELECT count(*) AS n FROM projects GROUP BY owner_id),
+                r AS (SELECT n, row_number() OVER (ORDER BY n DESC) AS k FROM c)
+           SELECT sum(n) FILTER (WHERE k <= (SELECT count(*) FROM users) / 100) / sum(n) FROM r""",
+        0.15,
+        0.6,
+    ),
+    Within(
+        "user activity decays",
+        "Most users made their last change long ago: the share idle in the window's last year.",
+        "SELECT avg((updated_at < TIMESTAMPTZ '2024-12-31 00:00:00+00')::INT) FROM users",
+        0.5,
+        0.95,
+    ),
+    Holds(
+        "projects after their owner and template",
+        "A child is created inside its parents' lifetimes.",
+        """SELECT count(*) FROM projects p JOIN users u ON u.id = p.owner_id
+           LEFT JOIN templates t ON t.id = p.template_id
+           WHERE p.created_at < u.created_at OR p.created_at < t.created_at OR p.created_at >= t.deleted_at""",
+    ),
+    Holds(
+        "applications after their project and pattern, before either is deleted",
+        "A pattern is applied to a live project while the pattern is live.",
+        """SELECT count(*) FROM pattern_applications a JOIN projects p ON p.id = a.project_id
+           JOIN patterns q ON q.id = a.pattern_id
+           WHERE a.applied_at < p.created_at OR a.applied_at < q.created_at
+              OR a.applied_at >= p.deleted_at OR a.applied_at >= q.deleted_at""",
+    ),
+    Holds(
+        "templates after their author, patterns inside their template's life",
+        "Authors exist before their templates; a deleted template's patterns are deleted with it.",
+        """SELECT (SELECT count(*) FROM templates t JOIN users u ON u.id = t.author_id WHERE t.created_at < u.created_at)
+                + (SELECT count(*) FROM patterns q JOIN templates t ON t.id = q.template_id
+                   WHERE q.created_at < t.created_at OR q.created_at >= t.deleted_at
+                      OR (t.deleted_at IS NOT NULL AND q.deleted_at IS DISTINCT FROM t.deleted_at))""",
+    ),
+    Holds(
+        "versions increase in time and in semantic version",
+        "Each template's versions, in creation order, have increasing versions; the last is the template's.",
+        """WITH v AS (SELECT template_id, created_at, string_split(version, '.')::INT[] AS sv,
+                             lag(string_split(version, '.')::INT[]) OVER w AS prev, lag(created_at) OVER w AS prev_at
+                      FROM template_versions WINDOW w AS (PARTITION BY template_id ORDER BY created_at, version))
+           SELECT (SELECT count(*) FROM v WHERE prev IS NOT NULL AND (sv <= prev OR created_at <= prev_at))
+                + (SELECT count(*) FROM templates t WHERE t.version <> (SELECT max_by(version, created_at)
+                   FROM template_versions v WHERE v.template_id = t.id))""",
+    ),
+    Holds(
+        "usage_count counts applications",
+        "patterns.usage_count equals the number of its pattern_applications rows.",
+        """SELECT count(*) FROM patterns q LEFT JOIN (SELECT pattern_id, count(*) AS n FROM pattern_applications
+           GROUP BY 1) a ON a.pattern_id = q.id WHERE q.usage_count <> coalesce(a.n, 0)""",
+    ),
+    Holds(
+        "e-mails unique regardless of case",
+        "uq_users_email_lower holds.",
+        "SELECT count(*) - count(DISTINCT lower(email)) FROM users",
+    ),
+]
+
+
+SPEC = DataSpec(TABLES, PARAMS, tuple(CHECKS))
