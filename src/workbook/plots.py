@@ -68,3 +68,27 @@ def creation_timeline(db: Engine) -> SVG:
     ax.set_title("Creation timeline")
     ax.legend()
     return _svg(fig)
+
+
+def conditional_shares(cells, row_label: str, col_label: str, title: str) -> SVG:
+    """A contingency table as each row's shares across the columns: under independence every row looks alike."""
+    import numpy as np
+
+    rows = sorted({r for r, _, _ in cells}, key=str)
+    cols = sorted({c for _, c, _ in cells}, key=str)
+    table = np.zeros((len(rows), len(cols)))
+    for r, c, n in cells:
+        table[rows.index(r), cols.index(c)] += n
+    shares = table / table.sum(axis=1, keepdims=True)
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.32 * len(rows)))
+    left = np.zeros(len(rows))
+    for j, col in enumerate(cols):
+        ax.barh([str(r) for r in rows], shares[:, j], left=left, label=str(col))
+        left += shares[:, j]
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"share of the rows, by {col_label}")
+    ax.set_ylabel(row_label)
+    ax.set_title(title)
+    ax.invert_yaxis()
+    ax.legend(title=col_label, bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="small")
+    return _svg(fig)
