@@ -142,6 +142,19 @@ def test_the_value_of_a_one_line_query_can_be_kept(kernel, engines):
     assert out["text"].strip() == "(42,)"
 
 
+def test_full_text_search_works_offline_in_a_notebook(kernel, engines):
+    """A reviewer's own `LOAD fts` and a BM25 index on the notebook's DuckDB connection, with no download."""
+    kernel.run(
+        "%%sql duck\nCREATE TABLE notes AS SELECT * FROM (VALUES (1, 'react app with docker'), (2, 'python cli')) v(id, body)"
+    )
+    assert not [o for o in kernel.run("%sql duck LOAD fts") if o["type"] == "error"]
+    kernel.run("%sql duck PRAGMA create_fts_index('notes', 'id', 'body')")
+    (out,) = kernel.run(
+        "%sql duck SELECT id FROM notes WHERE fts_main_notes.match_bm25(id, 'docker') IS NOT NULL"
+    )
+    assert out["type"] == "execute_result" and "| 1  |" in out["data"]["text/plain"], out
+
+
 def test_start_page_runs_and_lists_the_notebooks_in_document_order():
     """The start page executes (its one failing example is tagged raises-exception) and lists every section."""
     ran = docs.execute_notebook(config.START_PAGE)

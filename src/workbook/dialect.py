@@ -47,8 +47,8 @@ RULES: dict[str, Rule] = {
         Rule(
             "gin-full-text-index",
             "GIN index on to_tsvector (full-text search)",
-            "has no GIN indexes or tsvector; the index is skipped (full-text search needs the fts "
-            "extension's BM25 index at query time)",
+            "has no GIN indexes or tsvector; the index is skipped (full-text search uses the fts "
+            "extension's BM25 index, built at query time; the workbook loads fts offline from its pinned package)",
             "no",
         ),
         Rule(
