@@ -227,3 +227,37 @@ def test_binary_copy_encoding_round_trips_every_type(tmp_path):
         and got[2][1:3] == ("", "[]")
         and got[2][4:] == (2147483647, False)
     )
+
+
+DISK_FULL = """
+set -e
+mount -t tmpfs -o size=3m tmpfs "$1"
+{python} -m workbook data generate --sf=0.001 --seed=1 --out "$1/out"
+{python} -m workbook data generate --sf=0.05 --seed=2 --out "$1/out" && exit 99 || true
+{python} -c "from workbook import synth; m = synth.read_manifest('$1/out'); print('still', m.seed, m.sf)"
+ls -A "$1/out"
+"""
+
+
+def test_a_disk_that_fills_up_leaves_the_previous_run_in_place(tmp_path):
+    """A real full disk: a 3 MiB tmpfs (mounted in a private user and mount namespace)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("this machine cannot make a private mount namespace (unshare -rm)")
+    script = DISK_FULL.format(python=sys.executable)
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("workbook: error:")]
+    assert lines == [
+        f"workbook: error: {tmp_path}/out: the disk filled up while writing; nothing was replaced"
+    ]
+    assert "still 1 0.001" in done.stdout
+    assert ".partial-" not in done.stdout, "the work folder is removed"
