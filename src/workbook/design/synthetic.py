@@ -10,7 +10,7 @@ applications) are written out below, each once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -244,8 +244,11 @@ class Plan:
             app[kept : kept + m], app_project[kept : kept + m] = c, project
             app_pattern[kept : kept + m], app_at[kept : kept + m] = pattern, at
             kept += m
-        self.app, self.app_project = app[:kept], app_project[:kept]
-        self.app_pattern, self.app_at = app_pattern[:kept], app_at[:kept]
+        # Kept in the order they are written (by time), so writing reads each array front to back.
+        order = _by_time(app_at[:kept])
+        self.app, self.app_project = app[order], app_project[order]
+        self.app_pattern, self.app_at = app_pattern[order], app_at[order]
+        self.app_owner = self.owner[self.app_project]
         self.usage = np.bincount(self.app_pattern, minlength=s.patterns)
         last = self.pattern_created.copy()
         np.maximum.at(last, self.app_pattern, self.app_at)  # the usage trigger touches updated_at
@@ -277,8 +280,13 @@ class Plan:
 
     # -- tables ---------------------------------------------------------------------------------
 
-    def tables(self) -> Iterator[Table]:
-        """Every table of the design, each as soon as what it needs is drawn (applications come last)."""
+    def tables(self, only: Iterable[str] | None = None) -> Iterator[Table]:
+        """The design's tables (or `only` those), each as soon as what it needs is drawn.
+
+        Pattern applications are drawn while the first table is written, and only when a table that
+        needs them (pattern_applications, patterns) is asked for.
+        """
+        wanted = set(TABLES if only is None else only)
         p, s, r = self.p, self.s, self.r
         e = p.vocabulary_skew_exponent
 
@@ -400,7 +408,7 @@ class Plan:
             "applied_by": Column(
                 "uuid",
                 lambda rows: (
-                    r.uuid4("users", "id", self.owner[self.app_project[rows]]),
+                    r.uuid4("users", "id", self.app_owner[rows]),
                     r.unit("pattern_applications", "applied_by", self.app[rows]) >= p.applied_by_share,
                 ),
                 nullable=True,
@@ -418,14 +426,22 @@ class Plan:
             "changed_by": Column("uuid", lambda rows: r.uuid4("users", "id", self.author[rows])),
             "changed_at": Column("timestamptz", lambda rows: self.template_created[rows]),
         }
-        yield Table("projects", _by_time(self.project_created), projects)
-        self._applications()  # while projects are being written
-        yield Table("pattern_applications", _by_time(self.app_at), apps)
-        yield Table("users", _by_time(self.user_created), users)
-        yield Table("templates", _by_time(self.template_created), templates)
-        yield Table("template_versions", _by_time(self.version_created(vt, vj)), versions)
-        yield Table("audit_log", _by_time(self.template_created), audit)
-        yield Table("patterns", _by_time(self.pattern_created), patterns)
+        if "projects" in wanted:
+            yield Table("projects", _by_time(self.project_created), projects)
+        if wanted & {"pattern_applications", "patterns"}:
+            self._applications()  # while projects are being written
+        if "pattern_applications" in wanted:
+            yield Table("pattern_applications", np.arange(len(self.app)), apps)  # already in time order
+        if "users" in wanted:
+            yield Table("users", _by_time(self.user_created), users)
+        if "templates" in wanted:
+            yield Table("templates", _by_time(self.template_created), templates)
+        if "template_versions" in wanted:
+            yield Table("template_versions", _by_time(self.version_created(vt, vj)), versions)
+        if "audit_log" in wanted:
+            yield Table("audit_log", _by_time(self.template_created), audit)
+        if "patterns" in wanted:
+            yield Table("patterns", _by_time(self.pattern_created), patterns)
 
     # -- text columns ---------------------------------------------------------------------------
 
