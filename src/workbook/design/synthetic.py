@@ -11,6 +11,7 @@ applications) are written out below, each once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -232,22 +233,18 @@ class Plan:
         # Candidates pick a project uniformly; those whose project has no template (or a template
         # without patterns) apply nothing, so the candidate count is scaled to give about s.applications.
         n = round(s.applications / (1 - p.project_without_template_share))
-        app = np.empty(n, dtype=np.int64)
-        app_project = np.empty(n, dtype=np.int64)
-        app_pattern = np.empty(n, dtype=np.int64)
-        app_at = np.empty(n, dtype=np.int64)
-        kept = 0
-        step = 1 << 18  # in steps, so the temporaries stay small and are reused
-        for a in range(0, n, step):
-            c, project, pattern, at = self._application_step(np.arange(a, min(a + step, n)))
-            m = len(c)
-            app[kept : kept + m], app_project[kept : kept + m] = c, project
-            app_pattern[kept : kept + m], app_at[kept : kept + m] = pattern, at
-            kept += m
-        # Kept in the order they are written (by time), so writing reads each array front to back.
-        order = _by_time(app_at[:kept])
-        self.app, self.app_project = app[order], app_project[order]
-        self.app_pattern, self.app_at = app_pattern[order], app_at[order]
+        step = 1 << 18  # in steps, so the temporaries stay small and are reused; two threads share them
+        with ThreadPoolExecutor(2) as pool:
+            parts = list(
+                pool.map(self._application_step, [np.arange(a, min(a + step, n)) for a in range(0, n, step)])
+            )
+        at = np.concatenate([part[3] for part in parts])
+        order = _by_time(at)  # kept in the order they are written (by time): writing reads them front to back
+        self.app_at = at[order]
+        del at
+        for name, k in (("app", 0), ("app_project", 1), ("app_pattern", 2)):
+            setattr(self, name, np.concatenate([part[k] for part in parts])[order])
+        del parts
         self.app_owner = self.owner[self.app_project]
         self.usage = np.bincount(self.app_pattern, minlength=s.patterns)
         last = self.pattern_created.copy()
