@@ -143,6 +143,13 @@ RULES: dict[str, Rule] = {
             "no",
         ),
         Rule(
+            "drop-index-never-created",
+            "DROP INDEX of an index that DuckDB never got",
+            "never created the index (an earlier rule skipped it), so there is nothing to drop; the "
+            "statement is skipped",
+            "yes",
+        ),
+        Rule(
             "constraint-names",
             "named constraints (CONSTRAINT name ...)",
             "accepts but discards constraint names and generates its own; the catalog maps them "
@@ -216,6 +223,8 @@ class Context:
     maintained: set[tuple[str, str]] = field(default_factory=set)
     # trigger function -> (columns it assigns in NEW, (table, column) pairs it UPDATEs)
     writes: dict[str, tuple[frozenset[str], frozenset[tuple[str, str]]]] = field(default_factory=dict)
+    # indexes of the migrations that DuckDB does not have (skipped or dropped by a rule)
+    skipped: set[str] = field(default_factory=set)
 
 
 _NEW_ASSIGN = re.compile(r"\bNEW\.(\w+)\s*:=", re.I)
@@ -406,12 +415,14 @@ def _adapt_index(
     using = params.args.get("using") if params else None
     if using is not None and str(using.name if hasattr(using, "name") else using).lower() == "gin":
         out.gaps.append(Gap("gin-full-text-index", _where(source, stmt, name)))
+        ctx.skipped.add(name)
         return None
     table = index.args["table"].name if index.args.get("table") is not None else ""
     keys = tuple(c.name for c in (params.args.get("columns") or []) if c.name) if params else ()
     if not tree.args.get("unique"):
         if any((table, k) in ctx.maintained for k in keys):
             out.gaps.append(Gap("index-on-maintained-column", _where(source, stmt, name)))
+            ctx.skipped.add(name)
             return None
         ctx.indexes.setdefault(table, {})[name] = keys
     if any(isinstance(c, exp.Ordered) and c.args.get("desc") for c in (params.args.get("columns") or [])):
@@ -420,6 +431,7 @@ def _adapt_index(
     if where is not None:
         out.gaps.append(Gap("partial-index", _where(source, stmt, name)))
         if tree.args.get("unique"):
+            ctx.skipped.add(name)
             return None
         params.set("where", None)
     return tree
@@ -472,6 +484,7 @@ def _adapt_trigger(node, stmt: Statement, source: str, out: Adapted, ctx: Contex
         for name, keys in sorted(ctx.indexes.get(t, {}).items()):
             if col in keys:
                 del ctx.indexes[t][name]
+                ctx.skipped.add(name)
                 out.statements.append(Statement(f"DROP INDEX IF EXISTS {name}", stmt.line))
                 out.gaps.append(Gap("index-on-maintained-column", _where(source, stmt, name)))
 
@@ -502,6 +515,15 @@ def adapt_statement(stmt: Statement, source: str, ctx: Context | None = None) ->
     if isinstance(node, ast.CreateTrigStmt):
         _adapt_trigger(node, stmt, source, out, ctx)
         return out
+    if isinstance(node, ast.DropStmt) and node.removeType.name == "OBJECT_INDEX":
+        names = [obj[-1].sval for obj in node.objects]
+        if names and all(n in ctx.skipped for n in names):
+            for n in names:
+                out.gaps.append(Gap("drop-index-never-created", _where(source, stmt, n)))
+            return out
+        for idx in ctx.indexes.values():
+            for n in names:
+                idx.pop(n, None)
     if isinstance(node, ast.CreateFunctionStmt):
         _record_trigger_function(node, ctx)
     if re.match(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b", sql, re.I):

@@ -127,9 +127,8 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
             rule = (
                 _explain(gaps, "gin-full-text-index", iname)
                 if i.method == "gin"
-                else _explain(gaps, "partial-index", iname)
-                if i.predicate
                 else _explain(gaps, "index-on-maintained-column", iname)
+                or (_explain(gaps, "partial-index", iname) if i.predicate else None)
             )
             out.append(Difference("index", iname, f"{i.method}", "absent", rule))
         for iname in sorted(di.keys() - pi.keys()):

@@ -193,6 +193,20 @@ def count_pattern_applications(rt: Runtime, trig, op: str, table: str, old, new)
         rt.update("patterns", pattern["id"], {"usage_count": pattern["usage_count"] + 1})
 
 
+# ------------------------------------------------------------------ V0017 template project count
+
+
+def count_template_projects(rt: Runtime, trig, op: str, table: str, old, new) -> None:  # noqa: ANN001
+    if op in ("UPDATE", "DELETE") and old["template_id"] is not None and old["deleted_at"] is None:
+        template = rt.row("templates", old["template_id"])
+        if template is not None:
+            rt.update("templates", template["id"], {"project_count": template["project_count"] - 1})
+    if op in ("INSERT", "UPDATE") and new["template_id"] is not None and new["deleted_at"] is None:
+        template = rt.row("templates", new["template_id"])
+        if template is not None:
+            rt.update("templates", template["id"], {"project_count": template["project_count"] + 1})
+
+
 FUNCTIONS = {
     # trigger functions, by the name the migrations' CREATE TRIGGER statements use
     "audit_trigger": audit_trigger,
@@ -201,6 +215,7 @@ FUNCTIONS = {
     "set_updated_at": set_updated_at,
     "refuse_history_change": refuse_history_change,
     "count_pattern_applications": count_pattern_applications,
+    "count_template_projects": count_template_projects,
     # SQL functions, called through Writer.call
     "soft_delete": soft_delete,
     "restore": restore,

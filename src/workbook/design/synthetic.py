@@ -227,6 +227,10 @@ class Plan:
         deleted = r.unit("projects", "deleted", i) < p.project_deleted_share
         self.project_deleted = np.where(deleted, self.project_updated, -1)  # soft delete is the last change
         self.project_until = np.where(deleted, self.project_updated, self.t1)
+        live = (self.project_template >= 0) & ~deleted
+        self.template_projects = np.bincount(
+            self.project_template[live], minlength=s.templates
+        )  # V0017's count
 
     def _applications(self) -> None:
         p, s = self.p, self.s
@@ -316,6 +320,7 @@ class Plan:
             "author_id": Column("uuid", lambda rows: r.uuid4("users", "id", self.author[rows])),
             "schema": Column("json", lambda rows: SCHEMA),
             "published": Column("boolean", self._published),
+            "project_count": Column("integer", lambda rows: self.template_projects[rows]),
             "created_at": Column("timestamptz", lambda rows: self.template_created[rows]),
             "updated_at": Column(
                 "timestamptz",
@@ -677,6 +682,12 @@ CHECKS = [
         "patterns.usage_count equals the number of its pattern_applications rows.",
         """SELECT count(*) FROM patterns q LEFT JOIN (SELECT pattern_id, count(*) AS n FROM pattern_applications
            GROUP BY 1) a ON a.pattern_id = q.id WHERE q.usage_count <> coalesce(a.n, 0)""",
+    ),
+    Holds(
+        "project_count counts live projects",
+        "templates.project_count equals the number of its projects that are not deleted (V0017's trigger).",
+        """SELECT count(*) FROM templates t LEFT JOIN (SELECT template_id, count(*) AS n FROM projects
+           WHERE deleted_at IS NULL GROUP BY 1) p ON p.template_id = t.id WHERE t.project_count <> coalesce(p.n, 0)""",
     ),
     Holds(
         "e-mails unique regardless of case",
