@@ -263,7 +263,7 @@ def test_pg_catalog_reads_what_duckdb_lacks(pg):
     ) == ("SET NULL", "CASCADE")
     ix = {i.name: i for i in cat.table("templates").indexes}
     assert ix["ix_templates_search"].method == "gin"
-    assert ix["ix_templates_published"].predicate == "published = true"
+    assert ix["ix_templates_popular"].predicate == "published and deleted_at is null"
     assert {t.name for t in cat.table("users").triggers} == {
         "trg_users_audit",
         "trg_users_updated_at",

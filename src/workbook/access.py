@@ -80,15 +80,20 @@ class Claim:
         return ()
 
 
+def _for(cases: tuple[str, ...]) -> str:
+    return f", for the {' and '.join(cases)}" if cases else ""
+
+
 @dataclass(frozen=True)
 class UsesIndex(Claim):
     """The corrected query's plan reads index `index` (on `engine`) for every case."""
 
     index: str
     engine: str = "postgres"
+    cases: tuple[str, ...] = ()  # only these cases (all when empty)
 
     def describe(self) -> str:
-        return f"uses index {self.index} ({self.engine})"
+        return f"uses index {self.index} ({self.engine}{_for(self.cases)})"
 
     def names(self):  # noqa: ANN201
         return (("index", self.index),)
@@ -101,9 +106,12 @@ class NoSeqScan(Claim):
     table: str
     above: int = 10_000
     engine: str = "postgres"
+    cases: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return f"no sequential scan of {self.table} above {self.above:,} rows ({self.engine})"
+        return (
+            f"no sequential scan of {self.table} above {self.above:,} rows ({self.engine}{_for(self.cases)})"
+        )
 
     def names(self):  # noqa: ANN201
         return (("table", self.table),)
@@ -115,9 +123,22 @@ class EstimateWithin(Claim):
 
     factor: float = 10.0
     engine: str = "postgres"
+    cases: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return f"row estimates within {self.factor:g}x of actual ({self.engine})"
+        return f"row estimates within {self.factor:g}x of actual ({self.engine}{_for(self.cases)})"
+
+
+@dataclass(frozen=True)
+class NoSort(Claim):
+    """The corrected plan sorts at most `above` rows (a page is read in order, not sorted out of all)."""
+
+    above: int = 100
+    engine: str = "postgres"
+    cases: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"sorts no more than {self.above:,} rows ({self.engine}{_for(self.cases)})"
 
 
 @dataclass(frozen=True)
@@ -264,6 +285,12 @@ def validate(patterns: Sequence[Pattern]) -> None:
             raise WorkbookError(f"access pattern {p.name}: declared twice")
         seen.add(p.name)
         for claim in p.claims:
+            unknown = set(getattr(claim, "cases", ())) - {c.name for c in p.cases}
+            if unknown:
+                raise WorkbookError(
+                    f"access pattern {p.name}: claim '{claim.describe()}' names case(s) {', '.join(sorted(unknown))}, "
+                    "which the pattern does not have"
+                )
             for kind, name in claim.names():
                 if name not in names[kind]:
                     raise WorkbookError(
@@ -428,11 +455,10 @@ def run_cases(
             if not p.write:
                 cr.results[name] = run(db, p, values)
             cr.plans[name] = _explain(db, text, params, p.write)
-            if p.seed is not None:
-                seed_sql = p.seed.on(name)
-                if seed_sql is None:
-                    cr.seed_results[name] = f"not runnable on {name}"
-                    continue
+            seed_sql = p.seed.on(name) if p.seed is not None else None
+            if p.seed is not None and seed_sql is None:
+                cr.seed_results[name] = f"not runnable on {name}"
+            elif seed_sql is not None:
                 stext, sparams = bind(seed_sql, checked)
                 try:
                     cols, rows = db.query(stext, sparams)
@@ -467,7 +493,10 @@ def check_claims(p: Pattern, runs: list[CaseRun], table_rows: dict[str, dict[str
     out = []
     for claim in p.claims:
         held, notes = True, []
+        wanted = getattr(claim, "cases", ())
         for cr in runs:
+            if wanted and cr.case.name not in wanted:
+                continue
             ok, note = _check(claim, p, cr, table_rows)
             held &= ok
             notes.append(f"{cr.case.name}: {note}")
@@ -494,6 +523,15 @@ def _check(claim: Claim, p: Pattern, cr: CaseRun, table_rows: dict[str, dict[str
         if size <= claim.above:
             return True, f"{claim.table} holds {size:,} rows, at most {claim.above:,}: not claimed"
         return not seq, "no sequential scan" if not seq else f"{len(seq)} sequential scan(s) of {size:,} rows"
+    if isinstance(claim, NoSort):
+        plan = cr.plans.get(claim.engine)
+        if plan is None:
+            return False, f"no plan on {claim.engine}"
+        sorts = [n for n in plan.nodes() if n.op == "Sort"]
+        big = [n for n in sorts for c in n.children if (c.actual_rows or 0) > claim.above]
+        if big:
+            return False, f"sorts {max(c.actual_rows for n in big for c in n.children):,.0f} rows"
+        return True, f"{len(sorts)} sort(s), none of more than {claim.above:,} rows"
     if isinstance(claim, EstimateWithin):
         plan = cr.plans.get(claim.engine)
         if plan is None:
@@ -528,7 +566,10 @@ def _check(claim: Claim, p: Pattern, cr: CaseRun, table_rows: dict[str, dict[str
         return True, f"{len(cr.oracle)} rows, equal on {', '.join(cr.results)}"
     if isinstance(claim, Triggers):
         plan = cr.plans.get("postgres")
-        fired = tuple(sorted(plan.triggers)) if plan is not None else ()
+        names = {t["name"] if isinstance(t, dict) else str(t) for t in plan.triggers} if plan else set()
+        fired = tuple(
+            sorted(n for n in names if not n.startswith("RI_ConstraintTrigger"))
+        )  # foreign keys' own
         return fired == tuple(sorted(claim.fired)), f"fired {', '.join(fired) or 'none'}"
     raise WorkbookError(f"access pattern {p.name}: unknown claim {type(claim).__name__}")
 

@@ -16,6 +16,7 @@ from ..access import (
     EqualsOracle,
     EstimateWithin,
     NoSeqScan,
+    NoSort,
     Page,
     Param,
     Pattern,
@@ -67,7 +68,7 @@ AFTER_RELEVANCE = """WHERE m.relevance < CAST(:after_relevance AS {t})
 PREPARE = {
     "postgres": [],
     "duckdb": [
-        "PRAGMA create_fts_index('templates', 'id', 'name', 'description', stemmer := 'english', overwrite := 1)"
+        "PRAGMA create_fts_index('templates', 'id', 'name', 'description', stemmer = 'english', overwrite = 1)"
     ],
 }
 
@@ -131,7 +132,8 @@ PATTERNS = [
                    SELECT m.id, m.name, m.description, t.name, t.category, m.created_at, m.updated_at
                    FROM mine AS m LEFT JOIN templates AS t ON t.id = m.template_id WHERE m.k <= {PAGE} ORDER BY m.k""",
         claims=(
-            UsesIndex("ix_projects_owner_live_recent"),
+            UsesIndex("ix_projects_owner_live_recent", cases=("heaviest owner",)),
+            NoSort(100),
             NoSeqScan("projects"),
             EstimateWithin(10),
             SameOnBothEngines(),
@@ -215,7 +217,7 @@ PATTERNS = [
             ),
         ),
         claims=(
-            UsesIndex("ix_templates_search"),
+            UsesIndex("ix_templates_search", cases=("rare word",)),
             SameOnBothEngines(
                 ordered=False,
                 columns=("id",),
@@ -243,6 +245,41 @@ ORDER BY v.created_at DESC, v.version DESC"""
                   WHERE v.template_id = CAST(:template AS uuid) AND t.id = v.template_id
                   ORDER BY v.created_at DESC, v.version DESC""",
         claims=(UsesIndex("uq_template_versions_template_id_version"), SameOnBothEngines(), EqualsOracle()),
+    ),
+    Pattern(
+        "project_applications",
+        "Which patterns were applied to this project, most recent first?",
+        "a project's owner, on the project page",
+        "high: every project page (~20/s)",
+        "The seed's many-to-many between projects and patterns goes through pattern_applications; the project "
+        "page lists it, a page at a time, by the index that leads with project_id.",
+        SQL(
+            f"""SELECT a.id, q.name AS pattern_name, a.applied_at
+FROM pattern_applications AS a
+JOIN patterns AS q ON q.id = a.pattern_id
+WHERE a.project_id = CAST(:project AS uuid)
+ORDER BY a.applied_at DESC, a.id DESC
+LIMIT {PAGE}"""
+        ),
+        (Param("project", "uuid"),),
+        (
+            Case(
+                "project with most applications",
+                {
+                    "project": """SELECT project_id FROM pattern_applications GROUP BY project_id
+                                  ORDER BY count(*) DESC, project_id LIMIT 1"""
+                },
+            ),
+        ),
+        oracle=f"""SELECT a.id, q.name, a.applied_at FROM pattern_applications AS a, patterns AS q
+                   WHERE q.id = a.pattern_id AND a.project_id = CAST(:project AS uuid)
+                   ORDER BY a.applied_at DESC, a.id DESC LIMIT {PAGE}""",
+        claims=(
+            UsesIndex("ix_pattern_applications_project_id_applied_at"),
+            NoSeqScan("pattern_applications"),
+            SameOnBothEngines(),
+            EqualsOracle(),
+        ),
     ),
     Pattern(
         "record_history",
