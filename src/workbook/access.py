@@ -393,13 +393,14 @@ def run(
     return Result(cols, rows, nxt)
 
 
-def resolve(case: Case, db: Engine) -> dict[str, object]:
-    """A case's parameter values, drawn from the loaded data (each value a query on `db`)."""
+def resolve(case: Case, data) -> dict[str, object]:  # noqa: ANN001 - a DuckDB connection over the data
+    """A case's parameter values, drawn from the generated data (each value a DuckDB query on `data`)."""
     if case.literal:
         return dict(case.values)
     out = {}
     for name, sql in case.values.items():
-        value = db.scalar(sql)
+        row = data.execute(sql).fetchone()
+        value = row[0] if row else None
         if value is None:
             raise WorkbookError(f"case '{case.name}': the query for {name} found no value in the data")
         out[name] = normal(value)
@@ -437,14 +438,14 @@ def _explain(db: Engine, sql: str, params: list, write: bool):  # noqa: ANN202
 def run_cases(
     p: Pattern,
     engines: dict[str, Engine],
-    oracle_db,  # noqa: ANN001 - a DuckDB connection with views over the Parquet files
+    oracle_db,  # noqa: ANN001 - a DuckDB connection with views over the Parquet files (cases, oracle)
     *,
     prepare_write: Callable[[Engine], None] | None = None,
 ) -> list[CaseRun]:
     """Every case of `p` on every engine: results, plans (seed and corrected) and the oracle's answer."""
     out = []
     for case in p.cases:
-        values = resolve(case, engines["duckdb"] if "duckdb" in engines else next(iter(engines.values())))
+        values = resolve(case, oracle_db)
         cr = CaseRun(case, values)
         checked = {q.name: check_value(p.name, q, values.get(q.name)) for q in p.params}
         for name, db in engines.items():

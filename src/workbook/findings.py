@@ -898,6 +898,9 @@ FINDINGS: list[Finding] = [
         f27_usage_count_never_maintained,
     ),
 ]
+from .design.findings_access import FINDINGS as _ACCESS_FINDINGS  # noqa: E402 - needs Finding and expect above
+
+FINDINGS += _ACCESS_FINDINGS
 FINDINGS.sort(key=lambda f: f.id)
 
 

@@ -216,7 +216,7 @@ def apply(engine: Engine, mig: Migration, statements: list[Statement] | None = N
 
 def migrate(
     engine: Engine,
-    directory: Path = config.MIGRATIONS_DIR,
+    directory: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Migration]:
     """Apply every pending migration in order; returns the files applied (none: a no-op).
@@ -224,7 +224,7 @@ def migrate(
     Every pending file is read, split and (for DuckDB) adapted before the first one runs, so a file
     that cannot be read or translated stops the run with nothing applied.
     """
-    migrations = discover(directory)
+    migrations = discover(directory or config.MIGRATIONS_DIR)
     todo = pending(engine, migrations)
     prepared = [(mig, mig.statements(engine.name)) for mig in todo]
     for i, (mig, statements) in enumerate(prepared, 1):

@@ -27,7 +27,7 @@ from ..access import (
 
 PAGE = 20  # rows per page of every paginated pattern
 
-# Parameter cases: DuckDB queries over the loaded tables.
+# Parameter cases: DuckDB queries over the generated Parquet files (a view per table).
 LIVE_OWNERS = "SELECT owner_id, count(*) AS n FROM projects WHERE deleted_at IS NULL GROUP BY owner_id"
 HEAVIEST_OWNER = f"SELECT owner_id FROM ({LIVE_OWNERS}) ORDER BY n DESC, owner_id LIMIT 1"
 MEDIAN_OWNER = (
@@ -48,7 +48,9 @@ MOST_APPLIED_TEMPLATE = """SELECT q.template_id FROM patterns AS q WHERE q.delet
 BUSIEST_AUTHOR = (
     "SELECT changed_by FROM audit_log GROUP BY changed_by ORDER BY count(*) DESC, changed_by LIMIT 1"
 )
-AUDITED_TEMPLATE = "SELECT record_id FROM audit_log WHERE table_name = 'templates' ORDER BY seq LIMIT 1"
+AUDITED_TEMPLATE = (
+    "SELECT record_id FROM audit_log WHERE table_name = 'templates' ORDER BY changed_at, id LIMIT 1"
+)
 
 # The full-text expression the design indexes (ix_templates_search) and the query of user text.
 DOCUMENT = "to_tsvector('english', t.name || ' ' || t.description)"
