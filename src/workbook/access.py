@@ -354,6 +354,17 @@ def normal(value: object) -> object:
     return value
 
 
+def exact(value: object) -> object:
+    """A sort-key value for a cursor: JSON-ready and exact (a rounded key would repeat or skip rows)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
 def rows_of(cols: list[str], rows: list[tuple], keep: tuple[str, ...] = ()) -> list[tuple]:
     idx = [cols.index(c) for c in keep] if keep else range(len(cols))
     return [tuple(normal(r[i]) for i in idx) for r in rows]
@@ -389,7 +400,7 @@ def run(
     nxt = None
     if p.page and not seed and len(rows) == p.page.size:
         last = dict(zip(cols, rows[-1], strict=True))
-        nxt = cursors.encode(p.name, {k: normal(last[k]) for k in p.page.keys})
+        nxt = cursors.encode(p.name, {k: exact(last[k]) for k in p.page.keys})
     return Result(cols, rows, nxt)
 
 
