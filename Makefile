@@ -17,7 +17,7 @@ LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 SF ?= 0.1
 SEED ?= 42
 
-.PHONY: help setup dot docs check-docs test fuzz lint format lab data bench-data bench-patterns clean distclean
+.PHONY: help setup dot docs check-docs test fuzz lint format lab data bench-data bench-patterns claims-stability clean distclean
 
 help: ## list every target
 	@echo "usage: make <target>"
@@ -70,6 +70,13 @@ bench-data: setup ## benchmark generation, a Faker baseline, PostgreSQL COPY and
 
 bench-patterns: setup ## audit trigger cost on PostgreSQL: single-row updates/s with and without it (prints JSON)
 	$(PY) -m workbook.bench_patterns
+
+.PHONY: bench-queries
+bench-queries: setup ## read patterns' first-page p50/p95 on both engines at SF 1 vs the seed's, bad search input; SF10=1 adds SF 10 (prints JSON)
+	$(PY) -m workbook.bench_queries $(if $(filter-out 0,$(SF10)),--sf10)
+
+claims-stability: setup ## rebuild the Access Patterns evidence 20 times (same seed, then new seeds) and count claims that flip (prints JSON)
+	$(PY) -m workbook.stability
 
 lab: setup ## JupyterLab on notebooks/, opening start-here.ipynb (loopback only, no outbound calls, no news pop-up)
 	JUPYTER_CONFIG_PATH="$(CURDIR)/src/workbook/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \

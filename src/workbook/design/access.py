@@ -414,3 +414,23 @@ VALUES (CAST(:project AS uuid), CAST(:pattern AS uuid), CAST(:actor AS uuid))"""
         write=True,
     ),
 ]
+
+# Index changes weighed against the patterns ("what if"): each is applied in a transaction that is
+# rolled back, and every read pattern is planned again. The first two are the indexes V0017 added,
+# taken away; the others are candidates this design considered and did not adopt.
+WHAT_IF = [
+    ("without ix_projects_owner_live_recent (V0017)", "DROP INDEX ix_projects_owner_live_recent"),
+    ("without ix_templates_popular (V0017)", "DROP INDEX ix_templates_popular"),
+    (
+        "with the seed's ix_projects_updated_at again",
+        "CREATE INDEX ix_projects_updated_at ON projects (updated_at DESC)",
+    ),
+    (
+        "with audit_log (changed_by, seq) for the activity feed",
+        "CREATE INDEX ix_audit_log_changed_by_seq ON audit_log (changed_by, seq)",
+    ),
+    (
+        "with patterns (template_id, usage_count, id) over live rows",
+        "CREATE INDEX ix_patterns_template_usage ON patterns (template_id, usage_count DESC, id) WHERE deleted_at IS NULL",
+    ),
+]
