@@ -172,3 +172,18 @@ def test_a_wrong_parameter_or_a_tampered_cursor_is_one_line(work, engine):
         access.run(db, p, owner, after=payload[::-1] + "." + sig)
     with pytest.raises(WorkbookError, match="belongs to 'user_projects', not to this pattern"):
         access.run(db, BY_NAME["popular_templates"], {"category": "data"}, after=first.cursor)
+
+
+def test_write_outlines_name_foreign_key_triggers_by_constraint(reports):
+    """A foreign key's trigger has an OID in its name, different on every build; the outline uses the constraint."""
+    from workbook import plans
+
+    for r in reports:
+        for cr in r.runs:
+            for plan in cr.plans.values():
+                text = plans.outline(plan)
+                assert "RI_ConstraintTrigger" not in text
+    create = next(r for r in reports if r.pattern.name == "create_project")
+    assert "Trigger for foreign key fk_projects_owner_id_users" in plans.outline(
+        create.runs[0].plans["postgres"]
+    )

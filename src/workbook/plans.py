@@ -372,6 +372,7 @@ def parse_postgres(data: Any, schemas: Sequence[str] = ()) -> Plan:
     triggers = [
         {
             "name": t.get("Trigger Name"),
+            "constraint": t.get("Constraint Name"),  # a foreign key's own trigger: its OID-based name varies
             "relation": t.get("Relation"),
             "calls": t.get("Calls"),
             "time_ms": _number(t.get("Time")),
@@ -757,6 +758,13 @@ def _line(node: PlanNode) -> str:
     return text
 
 
+def _trigger_label(t: dict) -> str:
+    """A trigger by a name that is the same on every build: a foreign key's by its constraint."""
+    if t.get("constraint"):
+        return f"for foreign key {t['constraint']}"
+    return str(t.get("name"))
+
+
 def outline_lines(plan: Plan, compact: bool = True) -> list[str]:
     """The outline as lines, drawn as a tree."""
     lines: list[str] = []
@@ -771,7 +779,7 @@ def outline_lines(plan: Plan, compact: bool = True) -> list[str]:
     roots = _visible(plan.root, compact)
     for i, root in enumerate(roots):
         visit(root, "", i == len(roots) - 1, True)
-    for trig in sorted({str(t.get("name")) for t in plan.triggers}):
+    for trig in sorted({_trigger_label(t) for t in plan.triggers}):
         lines.append(f"Trigger {trig}")
     return lines
 
