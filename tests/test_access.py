@@ -53,7 +53,11 @@ def test_undeclared_parameters_and_mismatched_cases_are_refused():
     with pytest.raises(WorkbookError, match="parameter\\(s\\) nope not declared"):
         access.validate([dataclasses.replace(p, query=access.SQL(p.query.postgres + " AND :nope = 1"))])
     with pytest.raises(WorkbookError, match="case 'x' gives \\[\\], the pattern takes \\['owner'\\]"):
-        access.validate([dataclasses.replace(p, cases=(access.Case("x", {}),))])
+        access.validate([dataclasses.replace(p, cases=(access.Case("x", {}),), claims=())])
+    with pytest.raises(
+        WorkbookError, match="names case\\(s\\) heaviest owner, which the pattern does not have"
+    ):
+        access.validate([dataclasses.replace(p, cases=p.cases[:1])])
     with pytest.raises(WorkbookError, match="declared twice"):
         access.validate([p, p])
 

@@ -111,9 +111,12 @@ def test_gap_rows_of_the_real_migrations_cover_every_rule_used():
 
 
 def test_every_migration_adapts_and_applies_to_duckdb():
+    from workbook.dialect import Context
+
     con = duckdb.connect()
+    ctx = Context()  # what the earlier files established, as the runner adapts a folder
     for m in migrate.discover():
-        for st in adapt_script(m.text, m.name).statements:
+        for st in adapt_script(m.text, m.name, ctx).statements:
             con.execute(st.sql)
     assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 8
 

@@ -143,6 +143,13 @@ RULES: dict[str, Rule] = {
             "no",
         ),
         Rule(
+            "tsvector-column",
+            "a tsvector column (full-text document, generated)",
+            "has no tsvector type; the column is left out (DuckDB's full-text search builds its own fts index "
+            "from name and description)",
+            "no",
+        ),
+        Rule(
             "drop-index-never-created",
             "DROP INDEX of an index that DuckDB never got",
             "never created the index (an earlier rule skipped it), so there is nothing to drop; the "
@@ -449,6 +456,17 @@ def _drop_add_column_not_null(tree: exp.Alter, stmt: Statement, source: str, out
                 out.gaps.append(Gap("add-column-not-null", _where(source, stmt, f"{table}.{action.name}")))
 
 
+def _tsvector_columns(node) -> list[str]:  # noqa: ANN001 - a pglast AlterTableStmt
+    """The tsvector columns an ALTER TABLE ... ADD COLUMN adds."""
+    out = []
+    for cmd in node.cmds or ():
+        d = getattr(cmd, "def_", None)
+        names = [n.sval for n in (getattr(getattr(d, "typeName", None), "names", None) or ())]
+        if names and names[-1] == "tsvector":
+            out.append(d.colname)
+    return out
+
+
 def _pg_statement(sql: str):  # noqa: ANN202 - a pglast node
     """The statement's node by PostgreSQL's own parser (None if it does not parse)."""
     from pglast import parser
@@ -529,6 +547,15 @@ def adapt_statement(stmt: Statement, source: str, ctx: Context | None = None) ->
     if re.match(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b", sql, re.I):
         _adapt_function(stmt, source, out)
         return out
+    if isinstance(node, ast.AlterTableStmt) and _tsvector_columns(node):
+        for col in _tsvector_columns(node):
+            out.gaps.append(Gap("tsvector-column", _where(source, stmt, f"{node.relation.relname}.{col}")))
+            ctx.skipped.add(f"{node.relation.relname}.{col}")
+        return out
+    if (
+        cm := re.match(r"^\s*COMMENT\s+ON\s+COLUMN\s+(\w+)\.(\w+)", sql, re.I)
+    ) and f"{cm.group(1)}.{cm.group(2)}" in ctx.skipped:
+        return out  # the column itself is a gap row
     if cc := re.match(r"^\s*COMMENT\s+ON\s+CONSTRAINT\s+(\w+)", sql, re.I):
         out.gaps.append(Gap("constraint-comment", _where(source, stmt, cc.group(1))))
         return out

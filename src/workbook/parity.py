@@ -68,7 +68,8 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
         p, d = pg_t[name], dk_t[name]
         pc, dc = {c.name: c for c in p.columns}, {c.name: c for c in d.columns}
         for col in sorted(pc.keys() ^ dc.keys()):
-            out.append(Difference("column", f"{name}.{col}", str(col in pc), str(col in dc), None))
+            rule = _explain(gaps, "tsvector-column", f"{name}.{col}") if col in pc else None
+            out.append(Difference("column", f"{name}.{col}", str(col in pc), str(col in dc), rule))
         for col in [c.name for c in p.columns if c.name in dc]:
             a, b = pc[col], dc[col]
             if TYPE_MAP.get(a.type) != b.type:

@@ -30,13 +30,28 @@ def audited_tables(migrations=None, audit_function: str | None = None) -> list[s
     return sorted({t.table for t in found if t.function == fn and t.row})
 
 
+def _image(db: Engine, table: str) -> str:
+    """The row image as the audit trail records it: generated columns left out (they are derived)."""
+    if db.name != "postgres":
+        return "to_json(t)"
+    derived = [
+        r[0]
+        for r in db.fetchall(
+            "SELECT attname FROM pg_attribute WHERE attrelid = ?::regclass AND attgenerated <> '' AND NOT attisdropped",
+            [table],
+        )
+    ]
+    if not derived:
+        return "to_jsonb(t)"
+    return "to_jsonb(t) - ARRAY[" + ", ".join("'" + d.replace("'", "''") + "'" for d in derived) + "]::text[]"
+
+
 def live(db: Engine, tables: list[str]) -> dict[str, dict[str, dict]]:
     """Every row of `tables` as its image (to_jsonb on PostgreSQL, to_json on DuckDB), by id."""
-    image = "to_jsonb(t)" if db.name == "postgres" else "to_json(t)"
     return {
         table: {
             str(rid): _json(img)
-            for rid, img in db.fetchall(f'SELECT CAST(id AS TEXT), {image} FROM "{table}" t')
+            for rid, img in db.fetchall(f'SELECT CAST(id AS TEXT), {_image(db, table)} FROM "{table}" t')
         }
         for table in tables
     }

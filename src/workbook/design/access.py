@@ -52,8 +52,8 @@ AUDITED_TEMPLATE = (
     "SELECT record_id FROM audit_log WHERE table_name = 'templates' ORDER BY changed_at, id LIMIT 1"
 )
 
-# The full-text expression the design indexes (ix_templates_search) and the query of user text.
-DOCUMENT = "to_tsvector('english', t.name || ' ' || t.description)"
+# The full-text document the design stores and indexes (ix_templates_search) and the query of user text.
+DOCUMENT = "t.search_vector"  # to_tsvector('english', name || ' ' || description), stored (V0019)
 QUERY = "websearch_to_tsquery('english', :q)"
 PG_MATCH = f"""SELECT t.id, t.name, t.description, t.category, ts_rank({DOCUMENT}, {QUERY}) AS relevance
                FROM templates AS t

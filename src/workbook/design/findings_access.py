@@ -8,6 +8,7 @@ counts and plan facts, the same on every build.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 from pathlib import Path
@@ -49,7 +50,34 @@ def loaded(upto: str | None = None) -> tuple[Engine, list[access_report.PatternR
     synth.load_postgres(pg, _folder(), migrations=migrations)
     pg.set_session_actor(WORKBOOK_ACTOR)
     work = access_report.workload({"postgres": pg}, _folder(), synth.TABLES, PREPARE)
-    return pg, access_report.evaluate(PATTERNS, work)
+    return pg, access_report.evaluate([_as_of(pg, p) for p in PATTERNS], work)
+
+
+EXPRESSION = "to_tsvector('english', t.name || ' ' || t.description)"
+
+
+def _as_of(pg: Engine, p):  # noqa: ANN001, ANN202 - an access.Pattern
+    """The pattern as it was written before V0019 stored the search document, on a schema without it."""
+    if pg.scalar(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = 'templates'::regclass AND attname = 'search_vector'"
+    ):
+        return p
+
+    def old(sql):  # noqa: ANN001, ANN202
+        return None if sql is None else sql.replace("t.search_vector", EXPRESSION)
+
+    page = p.page and dataclasses.replace(
+        p.page, next=access.SQL(old(p.page.next.postgres), p.page.next.duckdb)
+    )
+    claims = tuple(
+        dataclasses.replace(c, sql=access.SQL(old(c.sql.postgres), c.sql.duckdb))
+        if getattr(c, "sql", None)
+        else c
+        for c in p.claims
+    )
+    return dataclasses.replace(
+        p, query=access.SQL(old(p.query.postgres), p.query.duckdb), page=page, claims=claims
+    )
 
 
 def _readers(reports, index: str) -> list[str]:  # noqa: ANN001
@@ -200,7 +228,45 @@ def f33_search_raises(engine: str) -> str:
     return "the seed's search on text a user types: " + "; ".join(outcomes)
 
 
+def f34_rank_recomputes_the_document(engine: str) -> str:
+    old, _ = loaded("0018")
+    new, _ = loaded()
+    search = next(p for p in PATTERNS if p.name == "search_templates")
+    verbose = []
+    for pg in (old, new):
+        p = _as_of(pg, search)
+        text, params = access.bind(p.query.on("postgres"), {"q": "starter"})
+        verbose.append("\n".join(r[0] for r in pg.fetchall("EXPLAIN (VERBOSE, COSTS OFF) " + text, params)))
+    before = verbose[0].count("to_tsvector(")
+    after = verbose[1].count("to_tsvector(")
+    expect(
+        before >= 2 and after == 0 and "search_vector" in verbose[1],
+        "F34",
+        f"to_tsvector calls {before}, {after}",
+    )
+    matches = new.scalar(
+        "SELECT count(*) FROM templates WHERE search_vector @@ websearch_to_tsquery('english', 'starter') "
+        "AND published AND deleted_at IS NULL"
+    )
+    return (
+        f"EXPLAIN VERBOSE of the search's first page for a common word: before V0019 the plan's filter and sort key "
+        f"compute to_tsvector(name || ' ' || description) ({before} occurrences), once per matching row, and the "
+        f"word matches {matches:,} templates at SF {SF:g}; after V0019 they read templates.search_vector and the "
+        "plan computes no to_tsvector"
+    )
+
+
 FINDINGS = [
+    Finding(
+        "F34",
+        "medium",
+        "Search ranks by parsing every matching template again",
+        "Access pattern 3: `ts_rank(to_tsvector('english', t.name || ' ' || t.description), ...)`.",
+        "The document is a stored generated column, templates.search_vector, indexed by ix_templates_search and "
+        "ranked as stored (V0019).",
+        f34_rank_recomputes_the_document,
+        ("postgres",),
+    ),
     Finding(
         "F28",
         "high",
