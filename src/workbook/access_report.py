@@ -30,19 +30,29 @@ class Workload:
     rows: dict[str, dict[str, int]] = field(default_factory=dict)  # engine -> table -> row count
 
 
-def full_statistics(db: Engine) -> None:
-    """PostgreSQL statistics from every row (deterministic), then ANALYZE; DuckDB keeps exact ones."""
+def full_statistics(db: Engine, target: int = STATISTICS_TARGET) -> None:
+    """PostgreSQL statistics from every row (deterministic), then ANALYZE; DuckDB keeps exact ones.
+
+    `target` 100 is PostgreSQL's default: a sample of 30,000 rows and short lists, as a production
+    server has them (faster planning, estimates that may change from one ANALYZE to the next).
+    """
     if db.name == "postgres":
-        db.execute(f"SET default_statistics_target = {STATISTICS_TARGET}")
+        db.execute(f"SET default_statistics_target = {target}")
         db.execute("ANALYZE")
 
 
-def workload(engines: dict[str, Engine], folder: Path, tables, prepare: dict[str, list[str]]) -> Workload:  # noqa: ANN001
+def workload(
+    engines: dict[str, Engine],
+    folder: Path,
+    tables,  # noqa: ANN001
+    prepare: dict[str, list[str]],
+    statistics_target: int = STATISTICS_TARGET,
+) -> Workload:
     """Prepare loaded engines for the patterns (statistics, the statements `prepare` lists per engine)."""
     from .synth import shape
 
     for name, db in engines.items():
-        full_statistics(db)
+        full_statistics(db, statistics_target)
         for sql in prepare.get(name, []):
             db.execute(sql)
     rows = {name: {t: db.scalar(f"SELECT count(*) FROM {t}") for t in tables} for name, db in engines.items()}

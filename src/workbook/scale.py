@@ -188,6 +188,7 @@ def loaded(
     duckdb_file: Path | None = None,
     progress: Progress | None = None,
     timings: dict[str, float] | None = None,
+    statistics_target: int = access_report.STATISTICS_TARGET,
 ) -> Iterator[access_report.Workload]:
     """Generate SF `sf` into `root`, load fresh migrated engines and prepare them; closes all on exit."""
     if spec is None:
@@ -218,7 +219,7 @@ def loaded(
             timings[f"load_{name}"] = time.perf_counter() - clock
         clock = time.perf_counter()
         say(f"SF {_sf(sf)}: statistics and preparation")
-        work = access_report.workload(opened, folder, spec.tables, prepare)
+        work = access_report.workload(opened, folder, spec.tables, prepare, statistics_target)
         timings["prepare"] = time.perf_counter() - clock
         yield work
     finally:
