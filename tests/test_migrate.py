@@ -51,7 +51,7 @@ def test_tampered_checksum_is_refused(tmp_path: Path, migrations_copy: Path):
         target.write_text(target.read_text().replace("Project name", "Project title"))
         with pytest.raises(WorkbookError, match=r"^V0004__projects\.sql: checksum changed"):
             migrate.migrate(db, migrations_copy)
-        assert [s.state for s in migrate.status(db, migrate.discover(migrations_copy))].count("changed") == 1
+        assert [s.state for s in migrate.status(db, migrate.discover(migrations_copy))].count("modified") == 1
 
 
 def test_missing_applied_file_is_refused(tmp_path: Path, migrations_copy: Path):

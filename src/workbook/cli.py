@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import config
 from .engines import ENGINES, connect
-from .errors import WorkbookError
+from .errors import DatabaseBusy, WorkbookError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,11 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbook", description="Executed data design workbook.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     for name, text in [
-        ("migrate", "apply pending migrations in order"),
-        ("info", "list migrations: applied, pending, changed or missing, with checksums"),
+        ("migrate", "apply pending migrations in order (one migrator at a time: a second one waits)"),
+        (
+            "info",
+            "list migrations with their state (applied, baseline, pending, out-of-order, failed, modified, "
+            "missing), checksums and the history's chained hash",
+        ),
         ("validate", "check applied migrations against the files; non-zero on drift"),
     ]:
         _engine_args(sub.add_parser(name, help=text, description=text))
+    text = "record that a database made without the workbook already has the schema up to a version"
+    base = sub.add_parser("baseline", help=text, description=text)
+    _engine_args(base)
+    base.add_argument("--version", required=True, help="the last migration the database already has, e.g. 0019")
+    text = "accept reviewed edits of applied files and clear failed attempts, recording why, who and when"
+    rep = sub.add_parser("repair", help=text, description=text)
+    _engine_args(rep)
+    rep.add_argument("--reason", required=True, help="what was reviewed and why the edit is accepted")
+    rep.add_argument("--by", default=None, help="who reviewed it (default: the operating-system user)")
     data = sub.add_parser("data", help="generate synthetic data, or load it into an engine")
     dsub = data.add_subparsers(dest="data_command", parser_class=_Parser, metavar="ACTION")
     gen = dsub.add_parser("generate", help="write Parquet per table plus manifest.json")
@@ -76,7 +89,27 @@ def _open(args: argparse.Namespace):
     if args.engine == "duckdb" and database is None:
         config.DEFAULT_DUCKDB_PATH.parent.mkdir(parents=True, exist_ok=True)
         database = config.DEFAULT_DUCKDB_PATH
-    return connect(args.engine, database, isolated=False)
+    if args.command not in ("migrate", "baseline", "repair", "data"):
+        return connect(args.engine, database, isolated=False)
+    # A command that writes the ledger waits for another one that holds the file (DuckDB: one
+    # writer per file), as it waits for PostgreSQL's migration lock, then finds nothing left to do.
+    import os
+    import time
+
+    from .migrate import LOCK_WAIT_ENV
+
+    wait = float(os.environ.get(LOCK_WAIT_ENV, "600"))
+    deadline, told = time.monotonic() + wait, False
+    while True:
+        try:
+            return connect(args.engine, database, isolated=False)
+        except DatabaseBusy as exc:
+            if time.monotonic() > deadline:
+                raise WorkbookError(f"{exc}; still busy after {wait:g} s: wait for it to finish and re-run") from None
+            if not told:
+                print(f"waiting: {exc}", file=sys.stderr)
+                told = True
+            time.sleep(0.05)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -103,17 +136,39 @@ def run(argv: list[str] | None = None) -> int:
                 "unreplayable log was set aside, so it is applied again",
                 file=sys.stderr,
             )
+        say = lambda m: print(m, file=sys.stderr)  # noqa: E731
         if args.command == "migrate":
-            done = mig.migrate(engine, args.migrations, progress=lambda m: print(m, file=sys.stderr))
+            done = mig.migrate(engine, args.migrations, progress=say)
             total = len(mig.applied(engine))
             print(f"{engine.name}: applied {len(done)} migration(s); {total} applied in all, none pending")
             if getattr(engine, "server", None) is not None:
                 print("(a throwaway server: set WORKBOOK_PG_DSN or --database to keep the result)")
+        elif args.command == "baseline":
+            from . import baseline as base
+
+            row = mig.baseline(
+                engine, args.version, args.migrations, compare=base.differs_from_schema, progress=say
+            )
+            print(
+                f"{engine.name}: baselined at V{row.version}: files up to it count as applied "
+                f"(chained sha256 {row.checksum[:16]}); 'workbook migrate' applies the ones after it"
+            )
+        elif args.command == "repair":
+            done = mig.repair(engine, args.reason, args.migrations, by=args.by, progress=say)
+            for r in done:
+                new = f" -> {r.new_checksum[:12]}" if r.new_checksum else ""
+                print(f"V{r.version}: {r.what} ({r.old_checksum[:12]}{new})")
+            print(f"{engine.name}: repaired {len(done)} ledger row(s)" if done else f"{engine.name}: nothing to repair")
         elif args.command == "info":
             rows = mig.status(engine, migrations)
-            print(f"{'version':<8} {'state':<8} {'checksum (sha256)':<64}  description")
+            print(f"{'version':<8} {'state':<12} {'checksum (sha256)':<64}  description")
             for r in rows:
-                print(f"{r.version:<8} {r.state:<8} {r.checksum:<64}  {r.description}")
+                detail = f"  ({r.detail})" if r.detail else ""
+                print(f"{r.version:<8} {r.state:<12} {r.checksum:<64}  {r.description}{detail}")
+            head = mig.head(engine, migrations)
+            print(f"history head (sha256 chained over every version up to the last one run): {head or '(nothing applied)'}")
+            for version, old, new, reason, by, at in mig.repairs(engine):
+                print(f"repair V{version}: {old[:12]} -> {(new or 'cleared')[:12]} by {by} at {at}: {reason}")
         elif args.command == "validate":
             todo = mig.pending(engine, migrations)
             print(

@@ -157,6 +157,40 @@ RULES: dict[str, Rule] = {
             "yes",
         ),
         Rule(
+            "add-constraint",
+            "ALTER TABLE ... ADD CONSTRAINT (CHECK, UNIQUE, FOREIGN KEY) on an existing table",
+            "cannot add a constraint to an existing table (not implemented); the statement is skipped, so the "
+            "constraint does not hold on DuckDB (the runner and the write API only write values it allows)",
+            "no",
+        ),
+        Rule(
+            "concurrent-index",
+            "CREATE / DROP INDEX CONCURRENTLY (in a no-transaction file)",
+            "has no concurrent index builds and one writer per file; CONCURRENTLY is dropped and the index is "
+            "built inside the file's transaction (nothing else can write meanwhile)",
+            "yes",
+        ),
+        Rule(
+            "array-type",
+            "array column (text[])",
+            "stores arrays as LIST (VARCHAR[]); ARRAY[...] constructors translate, PostgreSQL's '{}' literal "
+            "does not (the migrations write ARRAY[]::text[])",
+            "yes",
+        ),
+        Rule(
+            "gin-array-index",
+            "GIN index on an array column",
+            "has no GIN indexes; the index is skipped and an array containment test reads every row",
+            "no",
+        ),
+        Rule(
+            "postgres-setting",
+            "SET [LOCAL] of a PostgreSQL server setting (lock_timeout, statement_timeout)",
+            "has no lock or statement timeouts (one writer per file, nothing to wait for); the statement is "
+            "skipped",
+            "no",
+        ),
+        Rule(
             "constraint-names",
             "named constraints (CONSTRAINT name ...)",
             "accepts but discards constraint names and generates its own; the catalog maps them "
@@ -164,6 +198,14 @@ RULES: dict[str, Rule] = {
             "yes",
         ),
     ]
+}
+
+
+PG_ONLY_SETTINGS = {
+    "lock_timeout",
+    "statement_timeout",
+    "idle_in_transaction_session_timeout",
+    "maintenance_work_mem",
 }
 
 
@@ -232,6 +274,8 @@ class Context:
     writes: dict[str, tuple[frozenset[str], frozenset[tuple[str, str]]]] = field(default_factory=dict)
     # indexes of the migrations that DuckDB does not have (skipped or dropped by a rule)
     skipped: set[str] = field(default_factory=set)
+    # (table, column) pairs of array type
+    arrays: set[tuple[str, str]] = field(default_factory=set)
 
 
 _NEW_ASSIGN = re.compile(r"\bNEW\.(\w+)\s*:=", re.I)
@@ -421,9 +465,20 @@ def _adapt_index(
     params = index.args.get("params")
     using = params.args.get("using") if params else None
     if using is not None and str(using.name if hasattr(using, "name") else using).lower() == "gin":
-        out.gaps.append(Gap("gin-full-text-index", _where(source, stmt, name)))
+        keys = [c.name for c in (params.args.get("columns") or []) if c.name]
+        array = (
+            any((index.args["table"].name, k) in ctx.arrays for k in keys)
+            if index.args.get("table")
+            else False
+        )
+        out.gaps.append(
+            Gap("gin-array-index" if array else "gin-full-text-index", _where(source, stmt, name))
+        )
         ctx.skipped.add(name)
         return None
+    if tree.args.get("concurrently"):
+        tree.set("concurrently", False)
+        out.gaps.append(Gap("concurrent-index", _where(source, stmt, name)))
     table = index.args["table"].name if index.args.get("table") is not None else ""
     keys = tuple(c.name for c in (params.args.get("columns") or []) if c.name) if params else ()
     if not tree.args.get("unique"):
@@ -465,6 +520,22 @@ def _tsvector_columns(node) -> list[str]:  # noqa: ANN001 - a pglast AlterTableS
         if names and names[-1] == "tsvector":
             out.append(d.colname)
     return out
+
+
+def _record_arrays(node, stmt: Statement, source: str, out: Adapted, ctx: Context) -> None:  # noqa: ANN001
+    """Remember array columns (a GIN index on one is an array index) and record their gap row."""
+    from pglast import ast
+
+    table = node.relation.relname
+    defs = (
+        [getattr(c, "def_", None) for c in node.cmds or ()]
+        if isinstance(node, ast.AlterTableStmt)
+        else list(node.tableElts or ())
+    )
+    for d in defs:
+        if isinstance(d, ast.ColumnDef) and d.typeName is not None and d.typeName.arrayBounds:
+            ctx.arrays.add((table, d.colname))
+            out.gaps.append(Gap("array-type", _where(source, stmt, f"{table}.{d.colname}")))
 
 
 def _pg_statement(sql: str):  # noqa: ANN202 - a pglast node
@@ -529,6 +600,36 @@ def adapt_statement(stmt: Statement, source: str, ctx: Context | None = None) ->
         and node.cmds[0].subtype.name == "AT_DropConstraint"
     ):  # combined with other commands it goes to DuckDB as written, which refuses it loudly
         out.gaps.append(Gap("drop-constraint", _where(source, stmt, node.cmds[0].name)))
+        return out
+    if (
+        isinstance(node, ast.AlterTableStmt)
+        and node.cmds
+        and all(
+            getattr(c, "subtype", None) is not None and c.subtype.name == "AT_AddConstraint"
+            for c in node.cmds
+        )
+        and all(c.def_.contype.name != "CONSTR_PRIMARY" for c in node.cmds)
+    ):
+        for c in node.cmds:
+            out.gaps.append(
+                Gap("add-constraint", _where(source, stmt, c.def_.conname or node.relation.relname))
+            )
+        return out
+    if isinstance(node, (ast.AlterTableStmt, ast.CreateStmt)):
+        _record_arrays(node, stmt, source, out, ctx)
+    if isinstance(node, ast.DropStmt) and node.concurrent and node.removeType.name == "OBJECT_INDEX":
+        names = [obj[-1].sval for obj in node.objects]
+        if not all(n in ctx.skipped for n in names):
+            for n in names:
+                out.gaps.append(Gap("concurrent-index", _where(source, stmt, n)))
+            exists = " IF EXISTS" if node.missing_ok else ""
+            out.statements.append(Statement(f"DROP INDEX{exists} {', '.join(names)}", stmt.line))
+            for idx in ctx.indexes.values():
+                for n in names:
+                    idx.pop(n, None)
+            return out
+    if isinstance(node, ast.VariableSetStmt) and (node.name or "").lower() in PG_ONLY_SETTINGS:
+        out.gaps.append(Gap("postgres-setting", _where(source, stmt, node.name)))
         return out
     if isinstance(node, ast.CreateTrigStmt):
         _adapt_trigger(node, stmt, source, out, ctx)

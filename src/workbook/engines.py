@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkbookError
+from .errors import DatabaseBusy, WorkbookError
 
 ENGINES = ("duckdb", "postgres")
 
@@ -102,6 +103,10 @@ class DuckDBEngine(Engine):
             self.con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.Error as exc:
             first = str(exc).splitlines()[0]
+            busy = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", first)
+            if busy:
+                pid = int(busy.group(1))
+                raise DatabaseBusy(f"--database {self.path}: {_holder(pid)} has it open for writing", pid) from None
             marker = self._marker()
             if "replaying WAL" not in first or marker is None or not marker.is_file() or read_only:
                 raise WorkbookError(f"--database {self.path}: cannot open: {first}") from None
@@ -153,6 +158,11 @@ class DuckDBEngine(Engine):
         finally:  # after a rollback the log holds nothing of this migration either
             marker.unlink(missing_ok=True)
 
+    def reopen(self) -> None:
+        """Close and open the same file again (after another process wrote it)."""
+        self.con.close()
+        self.__init__(self.path)
+
     def checkpoint(self) -> None:
         """Write the log into the database file, so a kill leaves nothing to replay."""
         self.con.execute("CHECKPOINT")
@@ -167,6 +177,19 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.close()
+
+
+def _holder(pid: int) -> str:
+    """Who holds a database file: 'another migrate is running (pid N)' when that is what it is."""
+    try:
+        import psutil
+
+        cmd = " ".join(psutil.Process(pid).cmdline())
+    except Exception:  # noqa: BLE001 - gone, or not ours to inspect
+        cmd = ""
+    if re.search(r"\bworkbook\b.*\b(migrate|baseline|repair)\b", cmd):
+        return f"another migrate is running (pid {pid})"
+    return f"another process (pid {pid}{': ' + cmd[:60] if cmd else ''})"
 
 
 def _write_synced(path: Path, text: str) -> None:

@@ -88,7 +88,11 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
                 out.append(Difference("nullability", f"{name}.{col}", str(a.nullable), str(b.nullable), rule))
         pk, dk = {c.name: c for c in p.constraints}, {c.name: c for c in d.constraints}
         for cname in sorted(pk.keys() ^ dk.keys()):
-            rule = _explain(gaps, "drop-constraint", cname) if cname in dk else None
+            rule = (
+                _explain(gaps, "drop-constraint", cname)
+                if cname in dk
+                else _explain(gaps, "add-constraint", cname)
+            )
             out.append(Difference("constraint", f"{name}.{cname}", str(cname in pk), str(cname in dk), rule))
         for cname in sorted(pk.keys() & dk.keys()):
             a, b = pk[cname], dk[cname]
