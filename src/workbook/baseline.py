@@ -17,7 +17,7 @@ _OWN = (migrate.LEDGER, migrate.REPAIRS)
 
 def _without_ledger(snap: tuple) -> tuple:
     return tuple(
-        r for r in snap if r[0] != "ledger" and not any(r[1] == t or r[1].startswith(t) for t in _OWN)
+        r for r in snap if r[0] != "ledger" and not any(t in r[1] for t in _OWN)
     )
 
 

@@ -106,7 +106,7 @@ class DuckDBEngine(Engine):
             busy = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", first)
             if busy:
                 pid = int(busy.group(1))
-                raise DatabaseBusy(f"--database {self.path}: {_holder(pid)} has it open for writing", pid) from None
+                raise DatabaseBusy(f"--database {self.path} is busy: {_holder(pid)}", pid) from None
             marker = self._marker()
             if "replaying WAL" not in first or marker is None or not marker.is_file() or read_only:
                 raise WorkbookError(f"--database {self.path}: cannot open: {first}") from None
@@ -189,7 +189,7 @@ def _holder(pid: int) -> str:
         cmd = ""
     if re.search(r"\bworkbook\b.*\b(migrate|baseline|repair)\b", cmd):
         return f"another migrate is running (pid {pid})"
-    return f"another process (pid {pid}{': ' + cmd[:60] if cmd else ''})"
+    return f"another process (pid {pid}{': ' + cmd[:60] if cmd else ''}) has it open for writing"
 
 
 def _write_synced(path: Path, text: str) -> None:

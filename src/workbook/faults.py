@@ -333,3 +333,42 @@ def _undo_to(engine: Engine, directory: Path, mig: migrate.Migration, before: tu
 def temp_duckdb() -> tuple[tempfile.TemporaryDirectory, Path]:
     tmp = tempfile.TemporaryDirectory(prefix="workbook-faults-")
     return tmp, Path(tmp.name) / "faults.duckdb"
+
+
+# --- two migrators at the same instant ------------------------------------------------------------
+
+
+def _cli_child(argv: list[str], err_path: str, go) -> None:  # noqa: ANN001 - a multiprocessing Event
+    """In a forked child: wait for the start signal, run the CLI, exit with its status; stderr to a file."""
+    import contextlib
+    import io
+    import sys
+
+    from . import cli
+
+    buf = io.StringIO()
+    go.wait(30)
+    with contextlib.redirect_stderr(buf), contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(argv)
+    Path(err_path).write_text(buf.getvalue())
+    sys.stdout.flush()
+    os._exit(code)
+
+
+def race(argv: list[str], folder: Path, runners: int = 2) -> list[tuple[int, str]]:
+    """Start `runners` processes running `workbook <argv>` at the same instant: (exit status, stderr) each."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["workbook.faults", "workbook.cli", "workbook.migrate", "psycopg", "duckdb"])
+    go = ctx.Event()
+    procs = []
+    for i in range(runners):
+        err = Path(folder) / f"runner-{i}.err"
+        p = ctx.Process(target=_cli_child, args=(argv, str(err), go))
+        p.start()
+        procs.append((p, err))
+    go.set()
+    out = []
+    for p, err in procs:
+        p.join(300)
+        out.append((p.exitcode, err.read_text() if err.exists() else ""))
+    return out
