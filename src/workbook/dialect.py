@@ -59,7 +59,7 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "plpgsql-function",
-            "PL/pgSQL function",
+            "PL/pgSQL function or procedure",
             "has no procedural language; the function is skipped",
             "no",
         ),
@@ -415,10 +415,10 @@ def _macro_obstacle(params: list[str], bodies: list[exp.Expression | None]) -> s
     return None
 
 
-def _adapt_function(stmt: Statement, source: str, out: Adapted) -> None:
+def _adapt_function(stmt: Statement, source: str, out: Adapted, pg_name: str | None = None) -> None:
     head = _FUNC_HEAD.match(stmt.sql)
     lang = _LANGUAGE.search(stmt.sql)
-    name = head.group(1) if head else "function"
+    name = head.group(1) if head else (pg_name or "function")
     if not head or not lang or lang.group(1).lower() != "sql":
         out.gaps.append(Gap("plpgsql-function", _where(source, stmt, name)))
         return
@@ -645,8 +645,12 @@ def adapt_statement(stmt: Statement, source: str, ctx: Context | None = None) ->
                 idx.pop(n, None)
     if isinstance(node, ast.CreateFunctionStmt):
         _record_trigger_function(node, ctx)
+    if isinstance(node, ast.CreateFunctionStmt) and node.is_procedure:
+        out.gaps.append(Gap("plpgsql-function", _where(source, stmt, node.funcname[-1].sval)))
+        return out
     if re.match(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\b", sql, re.I):
-        _adapt_function(stmt, source, out)
+        pg_name = node.funcname[-1].sval if isinstance(node, ast.CreateFunctionStmt) else None
+        _adapt_function(stmt, source, out, pg_name)
         return out
     if isinstance(node, ast.AlterTableStmt) and _tsvector_columns(node):
         for col in _tsvector_columns(node):

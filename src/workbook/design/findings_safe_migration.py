@@ -24,7 +24,7 @@ from ..findings import Finding, design, expect, seed_schema
 from ..safe_migration import MigrationFailed, Procedures, install, restore, run
 from . import WORKBOOK_ACTOR
 
-SQL_FILE = Path(__file__).with_name("safe_migration.sql")
+SQL_FILE = Path(__file__).parent.parent / "migrations" / "V0021__safe_data_migration.sql"
 PROCEDURES = Procedures("migrate_data_safely", "restore_data_migration", "migration_log")
 
 AUTHOR = "00000000-0000-0000-0000-000000000001"

@@ -45,8 +45,14 @@
 -- by id, as the audit trail is); changes to tables without an audit trigger, and DDL, are not
 -- seen, and migration_sql is trusted SQL (the migration author's, as a migration file is).
 
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
+
+-- A sequence rather than an identity column: the same numbering on DuckDB, which has no identity columns.
+CREATE SEQUENCE migration_log_id_seq;
+
 CREATE TABLE migration_log (
-    id               BIGINT GENERATED ALWAYS AS IDENTITY,
+    id               BIGINT NOT NULL DEFAULT nextval('migration_log_id_seq'),
     migration_name   TEXT NOT NULL,
     target_schema    TEXT NOT NULL,
     target_table     TEXT NOT NULL,
@@ -54,7 +60,7 @@ CREATE TABLE migration_log (
     migration_sql    TEXT NOT NULL,
     status           TEXT NOT NULL DEFAULT 'STARTED',
     run_by           UUID NOT NULL,
-    started_at       TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+    started_at       TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
     backup_table     TEXT,
     backup_rows      BIGINT,
     backup_checksum  TEXT,
