@@ -63,12 +63,19 @@ def test_every_squawk_hit_of_the_migrations_has_a_reviewed_decision():
 
 def test_hits_are_squawks_own_json_with_lines_from_one(tmp_path: Path, base: Path):
     folder = migrate.staged({_next_name(base, "index_on_users"): INDEX_ON_USERS}, tmp_path / "m", base)
-    names = [m.name for m in migrate.discover(folder)]
-    argv = lint.command(names, pg_version=design.PG_VERSION)
-    out = subprocess.run(argv, cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    assert out.returncode == 1 and out.stdout.lstrip().startswith("[")  # squawk: 1 when it warns
-    hits = lint.parse(out.stdout, names)
+    files = migrate.discover(folder)
+    names = [m.name for m in files]
+    hits = []
+    for in_tx in (True, False):  # no-transaction files are judged without --assume-in-transaction
+        group = [m.name for m in files if m.no_transaction != in_tx]
+        argv = lint.command(group, pg_version=design.PG_VERSION, in_transaction=in_tx)
+        out = subprocess.run(argv, cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert out.returncode == 1 and out.stdout.lstrip().startswith("[")  # squawk: 1 when it warns
+        hits += lint.parse(out.stdout, names)
+    hits.sort(key=lambda h: (names.index(h.file), h.line, h.rule))
     assert hits == lint.run(folder, pg_version=design.PG_VERSION)
+    no_tx = [h for h in hits if h.file.startswith("V0023")]
+    assert no_tx and "ban-concurrent-index-creation-in-transaction" not in {h.rule for h in no_tx}
     new = [h for h in hits if h.file == names[-1]]
     assert {h.rule for h in new} == {
         "require-concurrent-index-creation",

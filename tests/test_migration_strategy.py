@@ -37,7 +37,9 @@ def test_every_state_is_derived_from_the_ledger_and_the_files(engine, migrations
         migrate.migrate(db, migrations_copy)
         assert set(_states(db, migrations_copy).values()) == {"applied"}
         # a failing file is rolled back, then recorded as failed (the ledger has a state column)
-        (migrations_copy / "V9001__fails.sql").write_text("CREATE TABLE t9 (id INT);\nINSERT INTO t9 VALUES ('x');\n")
+        (migrations_copy / "V9001__fails.sql").write_text(
+            "CREATE TABLE t9 (id INT);\nINSERT INTO t9 VALUES ('x');\n"
+        )
         with pytest.raises(WorkbookError, match=r"^V9001__fails\.sql:2: "):
             migrate.migrate(db, migrations_copy)
         row = _states(db, migrations_copy)
@@ -314,8 +316,11 @@ def test_a_failure_after_every_statement_leaves_the_database_as_before(engine):
         report = faults.run(db, "fail")
     s = report.summary()
     assert s["failures"] == [] and s["final_equals_clean_run"], s
-    total = sum(len(m.statements(engine)) for m in migrate.discover())
-    assert s["points"] == total and s["as_before"] == total
+    files = migrate.discover()
+    total = sum(len(m.statements(engine)) for m in files)
+    no_tx = sum(len(m.statements(engine)) for m in files if m.no_transaction) if engine == "postgres" else 0
+    assert s["points"] == total and s["as_before"] == total - no_tx
+    assert s["no_transaction_converged"] == no_tx, "a no-transaction file's retry converges from every point"
 
 
 def test_kill_9_after_every_statement_postgres():
@@ -345,3 +350,39 @@ def test_kill_9_after_every_statement_duckdb_sampled(tmp_path: Path):
     assert s["files"] == 4 and s["points"] == sum(
         len(m.statements("duckdb")) for m in migrate.discover() if m.name in sample
     )
+
+
+def test_a_backfill_in_a_no_transaction_file_runs_in_batches_and_resumes(migrations_copy: Path):
+    """The tags backfill (V0023) walks templates in batches, each its own transaction; an interrupted
+    one resumes where it stopped; a WHERE that does not exclude done rows is refused."""
+    from workbook.design import WORKBOOK_ACTOR
+
+    tags = next(m for m in migrate.discover(migrations_copy) if m.name.startswith("V0023"))
+    keep = tags.path.rename(tags.path.with_suffix(".keep"))
+    with connect("postgres") as db:
+        migrate.migrate(db, migrations_copy)
+        db.set_session_actor(WORKBOOK_ACTOR)
+        db.execute("INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), 'a@example.com', 'A')")
+        db.execute(
+            "INSERT INTO templates (name, description, category, version, author_id) "
+            "SELECT 't' || g, 'template ' || g, 'cat' || (g % 7), '1.0.0', (SELECT id FROM users) "
+            "FROM generate_series(1, 1234) g"
+        )
+        audit = db.scalar("SELECT count(*) FROM audit_log")
+        keep.rename(tags.path)
+        said: list[str] = []
+        assert [m.version for m in migrate.migrate(db, migrations_copy, progress=said.append)] == ["0023"]
+        batches = [s for s in said if "backfill of templates" in s]
+        assert len(batches) == 3 and batches[-1].endswith("1,234 rows"), said  # 500 + 500 + 234
+        assert db.scalar("SELECT count(*) FROM templates WHERE tags = ARRAY[category]") == 1234
+        assert db.scalar("SELECT count(*) FROM audit_log") - audit == 1234, "one audit row per template"
+        assert migrate.invalid_index(db, "ix_templates_tags") is False
+        assert db.scalar("SHOW lock_timeout") == "0", "the file's SET did not outlive it"
+        # a backfill whose WHERE still matches what it updated would loop for ever: refused
+        (migrations_copy / "V9001__bad_backfill.sql").write_text(
+            "-- workbook: no-transaction\nUPDATE templates SET tags = tags WHERE true;\n"
+        )
+        with pytest.raises(
+            WorkbookError, match=r"^V9001__bad_backfill\.sql:2: the backfill's WHERE still matches"
+        ):
+            migrate.migrate(db, migrations_copy)

@@ -233,26 +233,25 @@ def run(
         for i, stmt in enumerate(statements):
             if progress:
                 progress(f"{engine.name} {mode}: {mig.name} after statement {i + 1}/{len(statements)}")
+            # A no-transaction file keeps what ran before the fault: each point gets a schema of its own
+            # at the state before the file, and the check is that the retry converges.
+            target = _schema_before(engine, directory, mig) if no_tx else engine
             if mode == "fail":
                 try:
-                    migrate.apply(engine, mig, statements, after_statement=_stop_after(i, _raise))
+                    migrate.apply(target, mig, statements, after_statement=_stop_after(i, _raise))
                 except WorkbookError as exc:
                     if not isinstance(exc.__cause__, InjectedFault) and "injected fault" not in str(exc):
                         raise
                 else:
                     raise WorkbookError(f"{mig.name}: the fault after statement {i + 1} was never reached")
             else:
-                _kill_child(ctx, engine, mig, i)
+                _kill_child(ctx, target, mig, i)
             if no_tx:
-                migrate.apply(engine, mig, statements)  # the retry must converge
-                after = snapshot(engine)
-                outcome = (
-                    "converged"
-                    if after == _after_clean(engine, directory, mig)
-                    else difference(_after_clean(engine, directory, mig), after)
-                )
+                migrate.apply(target, mig, statements)  # the retry must converge
+                after, want = snapshot(target), _after_clean(engine, directory, mig)
+                target.close()
+                outcome = "converged" if after == want else difference(want, after)
                 report.points.append(Point(mig.name, i + 1, stmt.line, mode, outcome))
-                _undo_to(engine, directory, mig, before)
                 continue
             after = snapshot(engine)
             outcome = "as before" if after == before else difference(before, after)
@@ -323,11 +322,17 @@ def _after_clean(engine: Engine, directory: Path, mig: migrate.Migration) -> tup
     return _clean(engine.name, directory, mig.version)
 
 
-def _undo_to(engine: Engine, directory: Path, mig: migrate.Migration, before: tuple) -> None:
-    """Take a no-transaction file's effects back out, so the next point starts from `before`."""
-    migrate.undo_no_transaction(engine, mig)
-    if snapshot(engine) != before:
-        raise WorkbookError(f"{mig.name}: could not return to the state before it for the next fault point")
+_schemas = iter(range(1, 1 << 30))
+
+
+def _schema_before(engine: Engine, directory: Path, mig: migrate.Migration) -> Engine:
+    """A new schema on the same PostgreSQL server, migrated up to the file before `mig`."""
+    scratch = PostgresEngine(engine.dsn, schema=f"workbook_faults_{os.getpid()}_{next(_schemas)}")
+    for m in migrate.discover(directory):
+        if int(m.version) >= int(mig.version):
+            break
+        migrate.apply(scratch, m)
+    return scratch
 
 
 def temp_duckdb() -> tuple[tempfile.TemporaryDirectory, Path]:

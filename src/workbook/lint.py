@@ -82,7 +82,12 @@ def version(binary: Path | None = None) -> str:
 
 
 def command(
-    files: Sequence[str], *, pg_version: str, excluded: Iterable[str] = (), binary: Path | None = None
+    files: Sequence[str],
+    *,
+    pg_version: str,
+    excluded: Iterable[str] = (),
+    binary: Path | None = None,
+    in_transaction: bool = True,
 ) -> list[str]:
     """The squawk command line over `files` (names in the migrations folder, which is its cwd)."""
     argv = [
@@ -90,8 +95,9 @@ def command(
         f"--config={os.devnull}",  # an empty config: no .squawk.toml above the cwd is read
         "--reporter=json",
         f"--pg-version={pg_version}",
-        "--assume-in-transaction",  # the runner applies each file in one transaction
     ]
+    if in_transaction:
+        argv.append("--assume-in-transaction")  # the runner applies each file in one transaction
     rules = sorted(set(excluded))
     if rules:
         argv.append("--exclude=" + ",".join(rules))
@@ -112,11 +118,21 @@ def run(directory: Path | None = None, *, pg_version: str, excluded: Iterable[st
                 )
     names = [m.name for m in migrations]
     folder = migrations[0].path.parent
-    proc = _run(command(names, pg_version=pg_version, excluded=excluded), folder)
-    if proc.returncode not in (0, 1) or not proc.stdout.strip():
-        detail = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else f"exit {proc.returncode}"
-        raise WorkbookError(f"squawk failed on {folder}: {detail}")
-    return parse(proc.stdout, names)
+    hits: list[Hit] = []
+    # Files marked `-- workbook: no-transaction` run statement by statement, outside a transaction:
+    # squawk judges them as such (a second run without --assume-in-transaction).
+    for in_tx in (True, False):
+        group = [m.name for m in migrations if m.no_transaction != in_tx]
+        if not group:
+            continue
+        argv = command(group, pg_version=pg_version, excluded=excluded, in_transaction=in_tx)
+        proc = _run(argv, folder)
+        if proc.returncode not in (0, 1) or not proc.stdout.strip():
+            detail = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else f"exit {proc.returncode}"
+            raise WorkbookError(f"squawk failed on {folder}: {detail}")
+        hits += parse(proc.stdout, names)
+    order = {n: i for i, n in enumerate(names)}
+    return sorted(hits, key=lambda h: (order.get(h.file, len(order)), h.line, h.rule))
 
 
 def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -173,6 +173,79 @@ def _concurrent_index(node) -> str | None:  # noqa: ANN001
     return None
 
 
+BATCH_ROWS = 500  # rows per transaction of a backfill in a no-transaction file
+
+
+def _batchable(node) -> bool:  # noqa: ANN001
+    """An UPDATE of one table with a WHERE and no FROM, RETURNING or WITH: a backfill the runner batches."""
+    from pglast import ast
+
+    return (
+        isinstance(node, ast.UpdateStmt)
+        and node.whereClause is not None
+        and not node.fromClause
+        and not node.returningClause
+        and node.withClause is None
+    )
+
+
+def _primary_key(engine: Engine, table: str) -> str:
+    cols = engine.fetchall(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
+        "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = ?::regclass AND i.indisprimary",
+        [table],
+    )
+    if len(cols) != 1:
+        raise WorkbookError(f"{table}: a batched backfill needs a one-column primary key ({len(cols)} found)")
+    return cols[0][0]
+
+
+def _backfill(engine: Engine, mig: Migration, stmt: Statement, progress: Callable[[str], None] | None) -> int:
+    """Run `UPDATE t SET ... WHERE cond` in batches of BATCH_ROWS rows, each in its own transaction.
+
+    The batches walk the primary key; each locks only its own rows, for one short transaction, so a
+    writer to another row never waits and a writer to a row of the batch waits for one batch. The
+    WHERE must exclude rows already done (so an interrupted backfill resumes where it stopped): after
+    the walk one sweep catches rows a writer changed meanwhile, and a second sweep that still finds
+    rows means the WHERE does not exclude what it updated: refused.
+    """
+    from pglast.stream import RawStream
+
+    node = _node(stmt.sql)
+    table = node.relation.relname
+    key = _primary_key(engine, table)
+    where = RawStream()(node.whereClause)
+    sets = ", ".join(f"{t.name} = {RawStream()(t.val)}" for t in node.targetList)
+    total, last = 0, None
+    while True:
+        after = "" if last is None else f" AND {key} > ?"
+        with engine.transaction():
+            rows = engine.fetchall(
+                f"UPDATE {table} SET {sets} WHERE {key} IN (SELECT {key} FROM {table} WHERE ({where}){after} "
+                f"ORDER BY {key} LIMIT {BATCH_ROWS} FOR UPDATE) RETURNING {key}",
+                [last] if last is not None else None,
+            )
+        if not rows:
+            break
+        total += len(rows)
+        last = max(r[0] for r in rows)
+        if progress:
+            progress(f"{mig.name}:{stmt.line}: backfill of {table}: {total:,} rows")
+    for sweep in (1, 2):
+        with engine.transaction():
+            n = len(engine.fetchall(f"UPDATE {table} SET {sets} WHERE {where} RETURNING {key}"))
+        if not n:
+            break
+        if sweep == 2:
+            raise WorkbookError(
+                f"{mig.name}:{stmt.line}: the backfill's WHERE still matches {n} row(s) right after updating "
+                f"them: it must exclude rows already done (statement: {stmt.head})"
+            )
+        total += n
+    return total
+
+
 def check_statement_fits(stmt: Statement, mig: Migration) -> None:
     """Refuse what cannot run where the runner will run it, naming the file and line."""
     from pglast import ast
@@ -187,11 +260,11 @@ def check_statement_fits(stmt: Statement, mig: Migration) -> None:
         )
     concurrent = _concurrent_index(node)
     if mig.no_transaction:
-        if concurrent is None and not isinstance(node, ast.VariableSetStmt):
+        if concurrent is None and not isinstance(node, ast.VariableSetStmt) and not _batchable(node):
             raise WorkbookError(
                 f"{mig.name}:{stmt.line}: a '-- workbook: no-transaction' file holds only CREATE/DROP/REINDEX "
-                f"INDEX CONCURRENTLY and SET, each safe to retry; move this statement to a file of its own "
-                f"(statement: {stmt.head})"
+                "INDEX CONCURRENTLY, SET, and UPDATE ... WHERE (a backfill, run in batches), each safe to "
+                f"retry; move this statement to a file of its own (statement: {stmt.head})"
             )
     elif concurrent is not None:
         raise WorkbookError(
@@ -473,6 +546,15 @@ def invalid_index(engine: Engine, name: str) -> bool | None:
     return None if valid is None else not valid
 
 
+def _after(hook: StatementHook | None, mig: Migration, i: int, stmt: Statement) -> None:
+    if hook is None:
+        return
+    try:
+        hook(mig, i)
+    except Exception as exc:
+        raise WorkbookError(f"{mig.name}:{stmt.line}: {first_line(exc)} (after: {stmt.head})") from exc
+
+
 def _run_no_transaction(
     engine: Engine,
     mig: Migration,
@@ -495,17 +577,24 @@ def _run_no_transaction(
                     )
                 engine.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{node.idxname}"')
             elif state is False:
-                if after_statement:
-                    after_statement(mig, i)
+                _after(after_statement, mig, i, stmt)
                 continue  # built and valid by an earlier attempt of this file
         try:
-            engine.execute(stmt.sql)
+            if _batchable(node):
+                _backfill(engine, mig, stmt, progress)
+            else:
+                engine.execute(stmt.sql)
+        except WorkbookError:
+            raise
         except Exception as exc:
             raise WorkbookError(
                 f"{mig.name}:{stmt.line}: {first_line(exc)} (statement: {stmt.head})"
             ) from exc
-        if after_statement:
-            after_statement(mig, i)
+        _after(after_statement, mig, i, stmt)
+    for name in sorted(
+        {n.name for n in map(_node, (st.sql for st in statements)) if isinstance(n, ast.VariableSetStmt)}
+    ):
+        engine.execute(f"RESET {name}")  # outside a transaction SET lasts for the session: not past the file
     with engine.transaction():
         _record(engine, mig, started)
 
