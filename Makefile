@@ -17,7 +17,7 @@ LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 SF ?= 0.1
 SEED ?= 42
 
-.PHONY: help setup dot docs check-docs test fuzz lint format lab data bench-data bench-patterns claims-stability clean distclean
+.PHONY: help setup dot docs check-docs test fuzz lint format lab data bench-data bench-patterns bench-migration fault-injection claims-stability clean distclean
 
 help: ## list every target
 	@echo "usage: make <target>"
@@ -74,6 +74,12 @@ bench-patterns: setup ## audit trigger cost on PostgreSQL: single-row updates/s 
 .PHONY: bench-queries
 bench-queries: setup ## read patterns' first-page p50/p95 on both engines at SF 1 vs the seed's, bad search input; SF10=1 adds SF 10 (prints JSON)
 	$(PY) -m workbook.bench_queries $(if $(filter-out 0,$(SF10)),--sf10)
+
+bench-migration: setup ## the seed's tags migration vs the design's non-blocking form at SF 0.1 and SF 1: locks held, write and read stalls (prints JSON)
+	$(PY) -m workbook.bench_migration
+
+fault-injection: setup ## fail and kill -9 the runner after every statement of every migration on both engines; catalog as before, retry converges (prints JSON)
+	$(PY) -c "import sys, workbook.faults as f; sys.exit(f.main())"
 
 claims-stability: setup ## rebuild the Access Patterns evidence 20 times (same seed, then new seeds) and count claims that flip (prints JSON)
 	$(PY) -m workbook.stability

@@ -17,7 +17,7 @@ from workbook import bench_migration, locks
 from workbook.design import WORKBOOK_ACTOR
 from workbook.design import tags_migration as tm
 
-ROWS = 600  # templates: three backfill batches of 250 (the last one partial)
+ROWS = 1200  # templates: three backfill batches of 500 (the last one partial)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_nonblocking_form_holds_no_lock_that_blocks_writes_beyond_its_metadata_o
     top = locks.MODES.index("ShareUpdateExclusiveLock")
     assert all(locks.MODES.index(m) <= top for m in r.step("create_index").modes(tm.TABLE))
     info = r.step("backfill").info
-    assert info["rows"] == ROWS and info["batches"] == 3 and info["sweep_rows"] == 0
+    assert info["rows"] == ROWS and info["batches"] == -(-ROWS // tm.BATCH_ROWS) and info["sweep_rows"] == 0
     assert info["transactions"] == info["batches"] + info["sweep_batches"]  # each batch commits alone
     assert r.step("check_index").info["found"] == "valid"
     assert pg.scalar("SELECT count(*) FROM templates WHERE tags IS DISTINCT FROM ARRAY[category]") == 0

@@ -51,16 +51,36 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+_staged: dict[str, Path] = {}
+
+
+def _before(version: str) -> Path:
+    """The migrations folder as it was up to `version`: the schema the change starts from."""
+    if version not in _staged:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="workbook-before-")) / "migrations"
+        folder.mkdir()
+        for m in migrate.discover():
+            if int(m.version) <= int(version):
+                (folder / m.name).write_bytes(m.raw)
+        _staged[version] = folder
+    return _staged[version]
+
+
 def fresh(folder: Path | None, hand_rows: int = 0) -> Engine:
     """A migrated PostgreSQL schema holding the generated folder (or `hand_rows` typed-in templates)."""
     from .design import WORKBOOK_ACTOR
     from .design.tags_migration import HAND_ROWS
 
+    from .design.tags_migration import START_VERSION
+
     pg = connect("postgres")
     try:
-        migrate.migrate(pg)
+        upto = _before(START_VERSION)
+        migrate.migrate(pg, upto)
         if folder is not None:
-            synth.load_postgres(pg, folder)
+            synth.load_postgres(pg, folder, migrations=upto)
         pg.set_session_actor(WORKBOOK_ACTOR)
         if folder is None:
             users, templates = HAND_ROWS

@@ -377,3 +377,45 @@ def race(argv: list[str], folder: Path, runners: int = 2) -> list[tuple[int, str
         p.join(300)
         out.append((p.exitcode, err.read_text() if err.exists() else ""))
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make fault-injection`: fail and kill -9 after every statement of every file, both engines (JSON)."""
+    import argparse
+    import json
+    import sys
+
+    from .engines import connect
+
+    parser = argparse.ArgumentParser(prog="python -m workbook.faults", description=main.__doc__)
+    parser.add_argument("--engine", action="append", choices=("duckdb", "postgres"))
+    parser.add_argument("--mode", action="append", choices=MODES)
+    args = parser.parse_args(argv)
+    results, ok = [], True
+    for engine in args.engine or ["duckdb", "postgres"]:
+        for mode in args.mode or list(MODES):
+            print(f"{engine} {mode}: injecting after every statement of every migration", file=sys.stderr)
+            tmp = None
+            if engine == "duckdb":
+                tmp, path = temp_duckdb()
+                db: Engine = DuckDBEngine(path)
+            else:
+                db = connect("postgres")
+            try:
+                summary = run(db, mode).summary()
+            finally:
+                db.close()
+                if tmp is not None:
+                    tmp.cleanup()
+            ok &= not summary["failures"] and summary["final_equals_clean_run"]
+            print(
+                f"  {summary['points']} points in {summary['files']} files, failures: {len(summary['failures'])}",
+                file=sys.stderr,
+            )
+            results.append(summary)
+    print(json.dumps({"runs": results, "points": sum(r["points"] for r in results), "ok": ok}, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

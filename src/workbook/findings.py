@@ -321,7 +321,36 @@ def f06_placeholder_checksum(engine: str) -> str:
     insert = seed.find(r"INSERT INTO schema_migrations")
     name = try_write(d, cat, "schema_migrations", insert.sql)
     expect(name == "ck_schema_migrations_checksum", "F06", f"the placeholder is no longer rejected ({name})")
-    return f"the seed's sample migration records checksum 'sha256_checksum_here' and manages its own BEGIN/COMMIT; the design's ledger rejects it by {name} and the runner computes the sha256 and owns the transaction"
+    refused = _runner_refuses_seed_example()
+    return f"the seed's sample migration records checksum 'sha256_checksum_here' and manages its own BEGIN/COMMIT; the design's ledger rejects it by {name}, and the runner, given the example as a file, refuses it before anything runs: `{refused}`"
+
+
+def _runner_refuses_seed_example() -> str:
+    """The runner's one-line refusal of the seed's example migration saved as a file."""
+    import tempfile
+    from pathlib import Path
+
+    from . import migrate
+    from .engines import DuckDBEngine
+
+    example = seed.find(r"ALTER TABLE templates ADD COLUMN tags")
+    block = [s for s in seed.statements() if example.number - 1 <= s.number <= example.number + 4]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = migrate.staged(
+            {"V9001__add_template_tags.sql": "\n".join(s.sql + ";" for s in block)}, Path(tmp)
+        )
+        with DuckDBEngine() as db:
+            try:
+                migrate.migrate(db, folder)
+            except WorkbookError as exc:
+                text = str(exc)
+            else:
+                text = ""
+            expect(
+                text.startswith("V9001__add_template_tags.sql:1: BEGIN"), "F06", f"the runner ran it ({text})"
+            )
+            expect(not db.table_exists("templates"), "F06", "files before it ran")
+    return text.split(";")[0]
 
 
 def f07_migration_log(engine: str) -> str:
@@ -337,7 +366,7 @@ def f07_migration_log(engine: str) -> str:
         err = error_of(e, "SELECT migrate_data_safely('m1', 'SELECT 1')")
         expect(err is not None and "migration_log" in err, "F07", f"migrate_data_safely now runs ({err})")
         ran = f"; calling it: `{err}`"
-    return f"seed statement {s.number} writes to {', '.join(names)}, which no seed statement creates, and filters `WHERE migration_name = migration_name` (a parameter compared with itself){ran}"
+    return f"seed statement {s.number} writes to {', '.join(names)}, which no seed statement creates, and filters `WHERE migration_name = migration_name` (ambiguous in PL/pgSQL, F36){ran}"
 
 
 def f08_gin_expression(engine: str) -> str:
@@ -734,7 +763,8 @@ FINDINGS: list[Finding] = [
         "medium",
         "migrate_data_safely writes to a table that does not exist",
         "`migrate_data_safely` logs to `migration_log` and updates `WHERE migration_name = migration_name`.",
-        "Not adopted: the runner's per-file transaction and `schema_migrations` ledger replace it.",
+        "`migration_log` is created by V0021 with `migrate_data_safely` as a procedure that keeps its promises "
+        "(F35 to F39); schema changes go through the runner's per-file transaction and ledger.",
         f07_migration_log,
     ),
     Finding(
@@ -907,8 +937,10 @@ FINDINGS: list[Finding] = [
     ),
 ]
 from .design.findings_access import FINDINGS as _ACCESS_FINDINGS  # noqa: E402 - needs Finding and expect above
+from .design.findings_migration import FINDINGS as _MIGRATION_FINDINGS  # noqa: E402
+from .design.findings_safe_migration import FINDINGS as _SAFE_MIGRATION_FINDINGS  # noqa: E402
 
-FINDINGS += _ACCESS_FINDINGS
+FINDINGS += _ACCESS_FINDINGS + _SAFE_MIGRATION_FINDINGS + _MIGRATION_FINDINGS
 FINDINGS.sort(key=lambda f: f.id)
 
 

@@ -48,12 +48,16 @@ form meant not to block. The bench reports both counts (EFFECTS) instead of hidi
 
 from __future__ import annotations
 
+from .. import migrate
 from ..locks import READ_MODE, WRITE_MODE, Form, Hold, Probe, Statement, backfill, ensure_valid_index
 
 TABLE = "templates"
+# The schema both forms start from: the migrations before the design adopted the change (V0022, V0023).
+START_VERSION = "0021"
+
 SFS = (0.1, 1)  # the scale factors the bench runs (templates: 1,000 and 10,000 rows)
 SEED = 42
-BATCH_ROWS = 250  # rows per backfill transaction: the longest a write to one of them can wait is one batch
+BATCH_ROWS = migrate.BATCH_ROWS  # as the runner batches V0023: the longest a write to one of them waits is one batch
 LOCK_TIMEOUT = "2s"
 ADD_COLUMN_RETRIES = 5
 
