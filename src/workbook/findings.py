@@ -709,7 +709,7 @@ def f27_usage_count_never_maintained(engine: str) -> str:
     )
 
 
-FINDINGS: list[Finding] = [
+_SEED_FINDINGS: list[Finding] = [
     Finding(
         "F01",
         "high",
@@ -936,12 +936,27 @@ FINDINGS: list[Finding] = [
         f27_usage_count_never_maintained,
     ),
 ]
-from .design.findings_access import FINDINGS as _ACCESS_FINDINGS  # noqa: E402 - needs Finding and expect above
-from .design.findings_migration import FINDINGS as _MIGRATION_FINDINGS  # noqa: E402
-from .design.findings_safe_migration import FINDINGS as _SAFE_MIGRATION_FINDINGS  # noqa: E402
+_all: list[Finding] = []
 
-FINDINGS += _ACCESS_FINDINGS + _SAFE_MIGRATION_FINDINGS + _MIGRATION_FINDINGS
-FINDINGS.sort(key=lambda f: f.id)
+
+def all_findings() -> list[Finding]:
+    """Every finding, in id order: the seed's above and the design modules' (imported on first use, so a
+    design module can be imported on its own without a cycle)."""
+    if not _all:
+        from .design.findings_access import FINDINGS as access_findings
+        from .design.findings_migration import FINDINGS as migration_findings
+        from .design.findings_safe_migration import FINDINGS as safe_findings
+
+        _all.extend(
+            sorted(_SEED_FINDINGS + access_findings + safe_findings + migration_findings, key=lambda f: f.id)
+        )
+    return _all
+
+
+def __getattr__(name: str):  # noqa: ANN202 - module attribute FINDINGS, built on first use
+    if name == "FINDINGS":
+        return all_findings()
+    raise AttributeError(name)
 
 
 ENGINE_LABEL = {"postgres": "PostgreSQL", "duckdb": "DuckDB"}
@@ -950,7 +965,7 @@ ENGINE_LABEL = {"postgres": "PostgreSQL", "duckdb": "DuckDB"}
 def evaluate(engines: tuple[str, ...] = ("postgres", "duckdb")) -> list[tuple[Finding, dict[str, str]]]:
     """Re-run every finding's evidence on each engine it applies to; raises EvidenceLost on drift."""
     out = []
-    for f in FINDINGS:
+    for f in all_findings():
         out.append((f, {e: f.evidence(e) for e in engines if e in f.engines}))
     return out
 
