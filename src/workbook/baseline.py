@@ -16,9 +16,7 @@ _OWN = (migrate.LEDGER, migrate.REPAIRS)
 
 
 def _without_ledger(snap: tuple) -> tuple:
-    return tuple(
-        r for r in snap if r[0] != "ledger" and not any(t in r[1] for t in _OWN)
-    )
+    return tuple(r for r in snap if r[0] != "ledger" and not any(t in r[1] for t in _OWN))
 
 
 def differs_from_schema(engine: Engine, version: str, directory=None) -> str | None:  # noqa: ANN001

@@ -71,9 +71,7 @@ def _before(version: str) -> Path:
 def fresh(folder: Path | None, hand_rows: int = 0) -> Engine:
     """A migrated PostgreSQL schema holding the generated folder (or `hand_rows` typed-in templates)."""
     from .design import WORKBOOK_ACTOR
-    from .design.tags_migration import HAND_ROWS
-
-    from .design.tags_migration import START_VERSION
+    from .design.tags_migration import HAND_ROWS, START_VERSION
 
     pg = connect("postgres")
     try:

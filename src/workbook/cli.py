@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     text = "record that a database made without the workbook already has the schema up to a version"
     base = sub.add_parser("baseline", help=text, description=text)
     _engine_args(base)
-    base.add_argument("--version", required=True, help="the last migration the database already has, e.g. 0019")
+    base.add_argument(
+        "--version", required=True, help="the last migration the database already has, e.g. 0019"
+    )
     text = "accept reviewed edits of applied files and clear failed attempts, recording why, who and when"
     rep = sub.add_parser("repair", help=text, description=text)
     _engine_args(rep)
@@ -105,7 +107,9 @@ def _open(args: argparse.Namespace):
             return connect(args.engine, database, isolated=False)
         except DatabaseBusy as exc:
             if time.monotonic() > deadline:
-                raise WorkbookError(f"{exc}; still busy after {wait:g} s: wait for it to finish and re-run") from None
+                raise WorkbookError(
+                    f"{exc}; still busy after {wait:g} s: wait for it to finish and re-run"
+                ) from None
             if not told:
                 print(f"waiting: {exc}", file=sys.stderr)
                 told = True
@@ -158,7 +162,11 @@ def run(argv: list[str] | None = None) -> int:
             for r in done:
                 new = f" -> {r.new_checksum[:12]}" if r.new_checksum else ""
                 print(f"V{r.version}: {r.what} ({r.old_checksum[:12]}{new})")
-            print(f"{engine.name}: repaired {len(done)} ledger row(s)" if done else f"{engine.name}: nothing to repair")
+            print(
+                f"{engine.name}: repaired {len(done)} ledger row(s)"
+                if done
+                else f"{engine.name}: nothing to repair"
+            )
         elif args.command == "info":
             rows = mig.status(engine, migrations)
             print(f"{'version':<8} {'state':<12} {'checksum (sha256)':<64}  description")
@@ -166,7 +174,9 @@ def run(argv: list[str] | None = None) -> int:
                 detail = f"  ({r.detail})" if r.detail else ""
                 print(f"{r.version:<8} {r.state:<12} {r.checksum:<64}  {r.description}{detail}")
             head = mig.head(engine, migrations)
-            print(f"history head (sha256 chained over every version up to the last one run): {head or '(nothing applied)'}")
+            print(
+                f"history head (sha256 chained over every version up to the last one run): {head or '(nothing applied)'}"
+            )
             for version, old, new, reason, by, at in mig.repairs(engine):
                 print(f"repair V{version}: {old[:12]} -> {(new or 'cleared')[:12]} by {by} at {at}: {reason}")
         elif args.command == "validate":

@@ -57,7 +57,9 @@ START_VERSION = "0021"
 
 SFS = (0.1, 1)  # the scale factors the bench runs (templates: 1,000 and 10,000 rows)
 SEED = 42
-BATCH_ROWS = migrate.BATCH_ROWS  # as the runner batches V0023: the longest a write to one of them waits is one batch
+BATCH_ROWS = (
+    migrate.BATCH_ROWS
+)  # as the runner batches V0023: the longest a write to one of them waits is one batch
 LOCK_TIMEOUT = "2s"
 ADD_COLUMN_RETRIES = 5
 
