@@ -181,7 +181,12 @@ def test_the_backfill_counts_existing_projects_without_an_audit_row_or_a_new_upd
         w.call("soft_delete", "projects", gone)
         before = db.fetchall("SELECT updated_at FROM templates")
         audits = db.scalar("SELECT count(*) FROM audit_log")
-        migrate.migrate(db)
+        upto = tmp_path / "upto"  # through V0019: V0023's tags backfill is audited by design (F41)
+        upto.mkdir()
+        for m in migrate.discover():
+            if m.version <= "0019":
+                (upto / m.name).write_bytes(m.raw)
+        migrate.migrate(db, upto)
         assert _count(db, t) == 3
         assert db.fetchall("SELECT updated_at FROM templates") == before
         assert db.scalar("SELECT count(*) FROM audit_log") == audits

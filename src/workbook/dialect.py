@@ -185,9 +185,10 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "postgres-setting",
-            "SET [LOCAL] of a PostgreSQL server setting (lock_timeout, statement_timeout)",
-            "has no lock or statement timeouts (one writer per file, nothing to wait for); the statement is "
-            "skipped",
+            "SET [LOCAL] of a PostgreSQL server setting (lock_timeout, statement_timeout) or a custom one "
+            "(workbook.actor_id)",
+            "has no lock or statement timeouts (one writer per file, nothing to wait for) and no audit triggers "
+            "to read an actor; the statement is skipped",
             "no",
         ),
         Rule(
@@ -628,7 +629,9 @@ def adapt_statement(stmt: Statement, source: str, ctx: Context | None = None) ->
                 for n in names:
                     idx.pop(n, None)
             return out
-    if isinstance(node, ast.VariableSetStmt) and (node.name or "").lower() in PG_ONLY_SETTINGS:
+    if isinstance(node, ast.VariableSetStmt) and (
+        (node.name or "").lower() in PG_ONLY_SETTINGS or "." in (node.name or "")
+    ):
         out.gaps.append(Gap("postgres-setting", _where(source, stmt, node.name)))
         return out
     if isinstance(node, ast.CreateTrigStmt):

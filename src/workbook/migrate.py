@@ -566,35 +566,40 @@ def _run_no_transaction(
     from pglast import ast
 
     started = time.monotonic()
-    for i, stmt in enumerate(statements):
-        node = _node(stmt.sql)
-        if isinstance(node, ast.IndexStmt) and node.idxname:
-            state = invalid_index(engine, node.idxname)
-            if state:
-                if progress:
-                    progress(
-                        f"{mig.name}:{stmt.line}: index {node.idxname} is INVALID (an interrupted build); rebuilding it"
-                    )
-                engine.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{node.idxname}"')
-            elif state is False:
-                _after(after_statement, mig, i, stmt)
-                continue  # built and valid by an earlier attempt of this file
-        try:
-            if _batchable(node):
-                _backfill(engine, mig, stmt, progress)
-            else:
-                engine.execute(stmt.sql)
-        except WorkbookError:
-            raise
-        except Exception as exc:
-            raise WorkbookError(
-                f"{mig.name}:{stmt.line}: {first_line(exc)} (statement: {stmt.head})"
-            ) from exc
-        _after(after_statement, mig, i, stmt)
-    for name in sorted(
-        {n.name for n in map(_node, (st.sql for st in statements)) if isinstance(n, ast.VariableSetStmt)}
-    ):
-        engine.execute(f"RESET {name}")  # outside a transaction SET lasts for the session: not past the file
+    names = {n.name for n in map(_node, (st.sql for st in statements)) if isinstance(n, ast.VariableSetStmt)}
+    before = {name: engine.scalar("SELECT current_setting(?, true)", [name]) for name in sorted(names)}
+    try:
+        for i, stmt in enumerate(statements):
+            node = _node(stmt.sql)
+            if isinstance(node, ast.IndexStmt) and node.idxname:
+                state = invalid_index(engine, node.idxname)
+                if state:
+                    if progress:
+                        progress(
+                            f"{mig.name}:{stmt.line}: index {node.idxname} is INVALID (an interrupted build); rebuilding it"
+                        )
+                    engine.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{node.idxname}"')
+                elif state is False:
+                    _after(after_statement, mig, i, stmt)
+                    continue  # built and valid by an earlier attempt of this file
+            try:
+                if _batchable(node):
+                    _backfill(engine, mig, stmt, progress)
+                else:
+                    engine.execute(stmt.sql)
+            except WorkbookError:
+                raise
+            except Exception as exc:
+                raise WorkbookError(
+                    f"{mig.name}:{stmt.line}: {first_line(exc)} (statement: {stmt.head})"
+                ) from exc
+            _after(after_statement, mig, i, stmt)
+    finally:  # outside a transaction SET lasts for the session: not past the file, even a failed one
+        for name, value in before.items():
+            try:
+                engine.execute("SELECT set_config(?, ?, false)", [name, value or ""])
+            except Exception:  # noqa: S110 - a dead connection keeps nothing anyway
+                pass
     with engine.transaction():
         _record(engine, mig, started)
 

@@ -72,7 +72,14 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
             out.append(Difference("column", f"{name}.{col}", str(col in pc), str(col in dc), rule))
         for col in [c.name for c in p.columns if c.name in dc]:
             a, b = pc[col], dc[col]
-            if TYPE_MAP.get(a.type) != b.type:
+            if (
+                a.type.endswith("[]")
+                and TYPE_MAP.get(a.type[:-2]) == b.type.removesuffix("[]")
+                and b.type.endswith("[]")
+            ):
+                rule = _explain(gaps, "array-type", f"{name}.{col}")
+                out.append(Difference("column type", f"{name}.{col}", a.type, b.type, rule))
+            elif TYPE_MAP.get(a.type) != b.type:
                 out.append(Difference("column type", f"{name}.{col}", a.type, b.type, None))
             elif a.type in GAP_TYPES:
                 # A view's column inherits the type of the table column it selects.
@@ -130,7 +137,7 @@ def compare(pg: Catalog, duck: Catalog, gaps: list[Gap]) -> list[Difference]:
         for iname in sorted(pi.keys() - di.keys()):
             i = pi[iname]
             rule = (
-                _explain(gaps, "gin-full-text-index", iname)
+                (_explain(gaps, "gin-full-text-index", iname) or _explain(gaps, "gin-array-index", iname))
                 if i.method == "gin"
                 else _explain(gaps, "index-on-maintained-column", iname)
                 or (_explain(gaps, "partial-index", iname) if i.predicate else None)
@@ -278,6 +285,27 @@ def _status(rule: str, obj: str, pg: Catalog, duck: Catalog) -> tuple[str, str]:
             return "missing", "missing"
         mapped = {c.name for c in a.constraints} <= {c.name for c in b.constraints}  # DuckDB may keep more
         return "native", ("emulated (mapped back)" if mapped else "missing")
+    if rule == "gin-array-index":
+        a, b = find_index(pg), find_index(duck)
+        return ("native" if a is not None and a.method == "gin" else "missing"), (
+            "not available" if b is None else "present"
+        )
+    if rule == "array-type":
+        a, b = find_col(pg), find_col(duck)
+        return ("native" if a is not None and a.type.endswith("[]") else "missing"), (
+            f"emulated ({b.type})" if b is not None and b.type.endswith("[]") else "missing"
+        )
+    if rule == "add-constraint":
+        in_pg = any(c.name == obj for t in pg.tables for c in t.constraints)
+        in_duck = any(c.name == obj for t in duck.tables for c in t.constraints)
+        return ("native" if in_pg else "missing"), ("present" if in_duck else "not available")
+    if rule == "concurrent-index":
+        a, b = find_index(pg), find_index(duck)
+        return ("native" if a is not None else "missing"), (
+            "emulated (built in the transaction)" if b is not None else "not available"
+        )
+    if rule == "postgres-setting":
+        return "native", "not available"
     return "unknown", "unknown"
 
 

@@ -211,6 +211,16 @@ DISTRIBUTION = Distribution(
             "local",
             why="The migration ledger: written by the runner on the coordinator, read by nobody else.",
         ),
+        Placement(
+            "schema_migration_repairs",
+            "local",
+            why="The ledger's record of accepted edits: written by `workbook repair` on the coordinator.",
+        ),
+        Placement(
+            "migration_log",
+            "local",
+            why="The data-migration log: written by migrate_data_safely on the coordinator, one row per run.",
+        ),
     ),
     enable_unsafe_triggers=False,
     access=(

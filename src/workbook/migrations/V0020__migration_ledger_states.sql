@@ -30,6 +30,9 @@ CREATE TABLE schema_migration_repairs (
 );
 
 COMMENT ON TABLE schema_migration_repairs IS 'One row per accepted edit or cleared failure, written by workbook repair.';
+COMMENT ON COLUMN schema_migration_repairs.version IS 'The repaired migration''s version.';
 COMMENT ON COLUMN schema_migration_repairs.old_checksum IS 'The ledger''s checksum before the repair.';
 COMMENT ON COLUMN schema_migration_repairs.new_checksum IS 'The file''s checksum accepted by the repair (NULL: a failed row was cleared).';
 COMMENT ON COLUMN schema_migration_repairs.reason IS 'What was reviewed and why the edit is accepted; required.';
+COMMENT ON COLUMN schema_migration_repairs.repaired_by IS 'Who reviewed the edit (workbook repair --by, default the operating-system user).';
+COMMENT ON COLUMN schema_migration_repairs.repaired_at IS 'When the repair was recorded.';
