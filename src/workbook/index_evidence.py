@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import access, plans
 from .engines import Engine
+from .errors import WorkbookError
 
 
 @dataclass
@@ -33,6 +34,7 @@ class IndexFacts:
     )  # patterns whose plans read it ("name (seed)" for the seed's)
     foreign_keys: list[str] = field(default_factory=list)  # foreign keys whose columns lead its keys
     prefix_of: str | None = None  # another index of the same table whose keys start with these
+    kept: str | None = None  # the design's reason to keep an index no pattern reads yet
 
     @property
     def verdict(self) -> str:
@@ -42,6 +44,8 @@ class IndexFacts:
             return "enforces a key"
         if self.foreign_keys:
             return "serves a foreign key's checks and cascades"
+        if self.kept:
+            return f"kept, no pattern yet: {self.kept}"
         return "serves nothing"
 
 
@@ -71,8 +75,14 @@ WHERE con.contype = 'f' AND con.connamespace = current_schema()::regnamespace
 """
 
 
-def facts(pg: Engine, reports) -> list[IndexFacts]:  # noqa: ANN001 - access_report.PatternReport list
-    """Every index of the schema with who reads it, what it serves and what it duplicates."""
+def facts(pg: Engine, reports, kept: dict[str, str] | None = None) -> list[IndexFacts]:  # noqa: ANN001
+    """Every index of the schema with who reads it, what it serves and what it duplicates.
+
+    `kept` names indexes the design keeps although no pattern of the registry reads them, each with
+    its reason; a name that is not an index of the schema is an error, and so is one a pattern reads
+    (the reason would be stale).
+    """
+    kept = dict(kept or {})
     used: dict[str, set[str]] = {}
     for r in reports:
         for cr in r.runs:
@@ -85,6 +95,11 @@ def facts(pg: Engine, reports) -> list[IndexFacts]:  # noqa: ANN001 - access_rep
         f = IndexFacts(
             name, table, keys, predicate, method, unique, constraint, size, sorted(used.get(name, ()))
         )
+        f.kept = kept.pop(name, None)
+        if f.kept and f.used_by:
+            raise WorkbookError(
+                f"{name}: kept 'without a pattern', but {', '.join(f.used_by)} reads it: drop the reason"
+            )
         f.foreign_keys = [fk for fk, t, cols in fks if t == table and (keys + ", ").startswith(cols + ", ")]
         out.append(f)
     for f in out:
@@ -99,6 +114,8 @@ def facts(pg: Engine, reports) -> list[IndexFacts]:  # noqa: ANN001 - access_rep
                 and g.keys != f.keys
             ):
                 f.prefix_of = g.name
+    if kept:
+        raise WorkbookError(f"kept indexes not in the schema: {', '.join(sorted(kept))}")
     return out
 
 
