@@ -320,9 +320,6 @@ def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
     )
 
 
-_fingerprint = fingerprint  # older name
-
-
 @functools.lru_cache(maxsize=8)
 def _adapted_folder(directory: Path, _fingerprint: tuple) -> dict[str, Adapted]:
     """Every file's DuckDB form, derived in version order: a rule may depend on what earlier files did."""
