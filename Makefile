@@ -75,6 +75,10 @@ bench-patterns: setup ## audit trigger cost on PostgreSQL: single-row updates/s 
 bench-queries: setup ## read patterns' first-page p50/p95 on both engines at SF 1 vs the seed's, bad search input; SF10=1 adds SF 10 (prints JSON)
 	$(PY) -m workbook.bench_queries $(if $(filter-out 0,$(SF10)),--sf10)
 
+.PHONY: bench-rls
+bench-rls: setup ## the cost of row-level security on the user's-projects pattern at SF 0.1 and SF 1: medians with and without, their ratio (prints JSON)
+	$(PY) -m workbook.bench_security
+
 bench-migration: setup ## the seed's tags migration vs the design's non-blocking form at SF 0.1 and SF 1: locks held, write and read stalls (prints JSON)
 	$(PY) -m workbook.bench_migration
 

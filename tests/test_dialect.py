@@ -119,8 +119,8 @@ def test_every_migration_adapts_and_applies_to_duckdb():
         for st in adapt_script(m.text, m.name, ctx).statements:
             con.execute(st.sql)
     assert (
-        con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 10
-    )  # 7 design tables, migration_log, the ledger and its repairs
+        con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 11
+    )  # 7 design tables, migration_log, erasure_log, the ledger and its repairs
 
 
 @pytest.mark.parametrize(

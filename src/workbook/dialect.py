@@ -192,6 +192,25 @@ RULES: dict[str, Rule] = {
             "no",
         ),
         Rule(
+            "row-level-security",
+            "row-level security: ALTER TABLE ... ENABLE / FORCE ROW LEVEL SECURITY, CREATE POLICY",
+            "has no row-level security; the statement is skipped (whoever opens the file sees every row)",
+            "no",
+        ),
+        Rule(
+            "function-security",
+            "ALTER FUNCTION ... SECURITY DEFINER / SET search_path (a function that runs as its owner)",
+            "has no roles and no PL/pgSQL functions; the statement is skipped",
+            "no",
+        ),
+        Rule(
+            "view-security-invoker",
+            "ALTER VIEW ... SET (security_invoker = true)",
+            "has no view options and no roles (a view always reads as whoever opens the file); the statement "
+            "is skipped",
+            "no",
+        ),
+        Rule(
             "constraint-names",
             "named constraints (CONSTRAINT name ...)",
             "accepts but discards constraint names and generates its own; the catalog maps them "
@@ -590,7 +609,42 @@ def adapt_statement(stmt: Statement, source: str, ctx: Context | None = None) ->
     if isinstance(node, ast.DoStmt):
         out.gaps.append(Gap("plpgsql-block", _where(source, stmt, "DO")))
         return out
-    if isinstance(node, (ast.CreateRoleStmt, ast.GrantStmt, ast.GrantRoleStmt, ast.AlterOwnerStmt)):
+    if isinstance(node, ast.CreatePolicyStmt):
+        out.gaps.append(Gap("row-level-security", _where(source, stmt, node.policy_name)))
+        return out
+    if (
+        isinstance(node, ast.AlterTableStmt)
+        and node.cmds
+        and all(
+            getattr(c, "subtype", None) is not None
+            and c.subtype.name
+            in (
+                "AT_EnableRowSecurity",
+                "AT_ForceRowSecurity",
+                "AT_DisableRowSecurity",
+                "AT_NoForceRowSecurity",
+            )
+            for c in node.cmds
+        )
+    ):
+        out.gaps.append(Gap("row-level-security", _where(source, stmt, node.relation.relname)))
+        return out
+    if isinstance(node, ast.AlterFunctionStmt):
+        out.gaps.append(Gap("function-security", _where(source, stmt, node.func.objname[-1].sval)))
+        return out
+    if (
+        isinstance(node, ast.AlterTableStmt)
+        and node.objtype.name == "OBJECT_VIEW"
+        and all(
+            getattr(c, "subtype", None) is not None and c.subtype.name == "AT_SetRelOptions"
+            for c in node.cmds
+        )
+    ):
+        out.gaps.append(Gap("view-security-invoker", _where(source, stmt, node.relation.relname)))
+        return out
+    if isinstance(
+        node, (ast.CreateRoleStmt, ast.GrantStmt, ast.GrantRoleStmt, ast.AlterOwnerStmt, ast.AlterRoleStmt)
+    ):
         what = sql.split()[0].upper() + " " + sql.split()[1].upper()
         out.gaps.append(Gap("roles-and-privileges", _where(source, stmt, what)))
         return out

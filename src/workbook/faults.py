@@ -61,8 +61,19 @@ FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 WHERE c.relnamespace = (SELECT oid FROM s) AND NOT t.tgisinternal
 UNION ALL
 SELECT 'function', p.oid::regprocedure::text,
-       md5(p.prosrc || ' ' || pg_get_function_result(p.oid) || ' ' || p.prokind::text || p.provolatile::text)
+       md5(p.prosrc || ' ' || pg_get_function_result(p.oid) || ' ' || p.prokind::text || p.provolatile::text
+           || ' ' || pg_get_userbyid(p.proowner) || ' ' || p.prosecdef::text || ' ' || coalesce(p.proacl::text, '')
+           || ' ' || replace(coalesce(array_to_string(p.proconfig, ','), ''), current_schema(), '<schema>'))
 FROM pg_proc p WHERE p.pronamespace = (SELECT oid FROM s) AND p.prokind IN ('f', 'p')
+UNION ALL
+SELECT 'privileges', c.relname, 'owner ' || pg_get_userbyid(c.relowner) || ' acl ' || coalesce(c.relacl::text, '')
+       || ' rls ' || c.relrowsecurity::text || ' forced ' || c.relforcerowsecurity::text
+       || ' options ' || coalesce(array_to_string(c.reloptions, ','), '')
+FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM s) AND c.relkind IN ('r', 'p', 'v', 'S')
+UNION ALL
+SELECT 'policy', tablename || '.' || policyname,
+       cmd || ' ' || array_to_string(roles, ',') || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '')
+FROM pg_policies WHERE schemaname = current_schema()
 UNION ALL
 SELECT 'type', t.typname, t.typtype::text FROM pg_type t
 WHERE t.typnamespace = (SELECT oid FROM s) AND t.typtype IN ('e', 'd')

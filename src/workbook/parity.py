@@ -262,7 +262,13 @@ def _status(rule: str, obj: str, pg: Catalog, duck: Catalog) -> tuple[str, str]:
         in_pg = any(c.name == obj for t in pg.tables for c in t.constraints)
         in_duck = any(c.name == obj for t in duck.tables for c in t.constraints)
         return ("native" if not in_pg else "missing"), ("not available (kept)" if in_duck else "dropped")
-    if rule in ("plpgsql-block", "roles-and-privileges"):
+    if rule in (
+        "plpgsql-block",
+        "roles-and-privileges",
+        "row-level-security",
+        "function-security",
+        "view-security-invoker",
+    ):
         return "native", "not available"
     if rule == "trigger":
         return ("native" if trigger(pg) else "missing"), ("present" if trigger(duck) else "not available")

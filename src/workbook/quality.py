@@ -59,6 +59,7 @@ FIXTURE = [
     f"VALUES (1000, 'first', 'public', 'templates', 'true', 'UPDATE templates SET tags = tags', {U1})",
     "INSERT INTO schema_migration_repairs (version, old_checksum, new_checksum, reason, repaired_by, repaired_at) "
     f"VALUES ('0004', '{'a' * 64}', '{'b' * 64}', 'reviewed', 'ana', {REPAIRED_AT})",
+    f"INSERT INTO erasure_log (id, user_id, erased_by, rows_redacted, audit_rows_redacted) VALUES (1000, {U2}, {U1}, 3, 7)",
 ]
 
 # A valid row per table; a case overrides some of its columns.
@@ -106,6 +107,7 @@ BASE: dict[str, dict[str, str]] = {
         "status": "'STARTED'",
         "run_by": U1,
     },
+    "erasure_log": {"user_id": NOWHERE, "erased_by": U1, "rows_redacted": "0", "audit_rows_redacted": "0"},
 }
 # migration_log rows that satisfy every rule but the one a case breaks, per status.
 _BACKED_UP = {
@@ -135,6 +137,7 @@ FIXTURE_ID = {
     "template_versions": TV1,
     "audit_log": AL1,
     "migration_log": "1000",
+    "erasure_log": "1000",
 }
 FIXTURE_KEY = {"schema_migrations": ("version", "'0001'"), "schema_migration_repairs": ("version", "'0004'")}
 # History tables: PostgreSQL's triggers refuse UPDATE and DELETE of their rows, under these rule names.
@@ -398,6 +401,19 @@ def check_cases() -> list[Case]:
         insert(ml, "status 'DONE'", ck, ck, status="'DONE'", **_COMPLETED),
         insert(ml, "status 'started' (lower case)", ck, ck, status="'started'", **_COMPLETED),
         insert(ml, "status 'STARTED' (boundary)", ck, None, status="'STARTED'"),
+    ]
+    ck = "ck_erasure_log_counts"
+    c += [
+        insert("erasure_log", "negative rows redacted", ck, ck, rows_redacted="-1"),
+        insert("erasure_log", "negative audit rows redacted", ck, ck, audit_rows_redacted="-1"),
+        insert(
+            "erasure_log",
+            "nothing to redact (boundary)",
+            ck,
+            None,
+            rows_redacted="0",
+            audit_rows_redacted="0",
+        ),
     ]
     ck = "ck_migration_log_name_length"
     c += [
@@ -675,6 +691,25 @@ def _unique_cases() -> list[Case]:
             "migration_log", "id of a logged run, another name", ck, ck, id="1000", migration_name="'other'"
         ),
         insert("migration_log", "a new id (boundary)", ck, None, id="99"),
+    ]
+    ck = "pk_erasure_log"
+    c += [
+        insert("erasure_log", "id of a recorded erasure", ck, ck, id="1000"),
+        insert("erasure_log", "id of a recorded erasure, another user", ck, ck, id="1000", user_id=T1),
+        insert("erasure_log", "a new id (boundary)", ck, None, id="99"),
+    ]
+    ck = "uq_erasure_log_user_id"
+    c += [
+        insert("erasure_log", "a user erased a second time", ck, ck, user_id=U2),
+        insert(
+            "erasure_log",
+            "a second erasure of the same user, other counts",
+            ck,
+            ck,
+            user_id=U2,
+            rows_redacted="9",
+        ),
+        insert("erasure_log", "another user (boundary)", ck, None, user_id=U1),
     ]
     return c
 

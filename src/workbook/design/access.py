@@ -422,6 +422,8 @@ VALUES (CAST(:project AS uuid), CAST(:pattern AS uuid), CAST(:actor AS uuid))"""
 KEPT_WITHOUT_A_PATTERN = {
     "ix_templates_tags": "the seed's array search on templates.tags (`tags @> ARRAY[...]`, V0023); the synthetic "
     "data does not generate tags yet, so no pattern here can measure it",
+    "ix_patterns_template_id": "serves the foreign key, not a read: deleting a template cascades to its patterns "
+    "and restore() brings them back by template_id (V0027; the schema lint's fk-without-index)",
 }
 
 WHAT_IF = [

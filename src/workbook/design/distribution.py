@@ -221,6 +221,12 @@ DISTRIBUTION = Distribution(
             "local",
             why="The data-migration log: written by migrate_data_safely on the coordinator, one row per run.",
         ),
+        Placement(
+            "erasure_log",
+            "local",
+            why="One row per erased user, written by erase_user() and read by the auditor: tiny, kept where the "
+            "request runs.",
+        ),
     ),
     enable_unsafe_triggers=False,
     access=(

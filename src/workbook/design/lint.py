@@ -224,11 +224,30 @@ REVIEWED: dict[tuple[str, str], Reviewed] = {
         "holding the migration lock: validating the state check scans those rows within the 5 s lock_timeout "
         "this file sets, and no application waits on the ledger.",
     ),
+    ("V0024__held_out_integrity.sql", "constraint-missing-not-valid"): Reviewed(
+        "ignored",
+        "Hazard on a database in use: each ADD CONSTRAINT ... CHECK takes ACCESS EXCLUSIVE on its table "
+        "(templates, template_versions, patterns, projects, audit_log, schema_migrations), held to commit, "
+        "and scans the table to validate: until the file commits, reads and writes of those tables wait, "
+        "and so does every audited write (the audit trigger inserts into audit_log, the largest table, one "
+        "row per change). Each row costs one comparison or one regular expression. lock_timeout (5 s) bounds "
+        "the wait for each lock and statement_timeout (60 s) each scan: past either the file rolls back "
+        "whole and the next migrate retries it. The split squawk suggests (NOT VALID here, VALIDATE CONSTRAINT "
+        "in a later transaction) needs a second file: the runner applies a file in one transaction, its "
+        "no-transaction mode admits only concurrent index builds, SET and batched UPDATE backfills, and "
+        "NOT VALID followed by VALIDATE in this file is the same hit under the same lock. Accepted.",
+    ),
     ("V0023__template_tags_backfill_and_index.sql", STATEMENT): Reviewed(
         "ignored",
         "On purpose: the concurrent GIN build takes no lock that blocks writes (ShareUpdateExclusiveLock) and "
         "may run as long as the table takes to scan; a statement_timeout would cancel it and leave an INVALID "
         "index. lock_timeout (line 9) still bounds every wait for a lock, and an interrupted build is dropped "
         "and rebuilt by the next migrate. The backfill runs in batches of 500 rows, each a short transaction.",
+    ),
+    ("V0027__patterns_template_id_index.sql", STATEMENT): Reviewed(
+        "ignored",
+        "On purpose, as V0023: the concurrent build blocks no writer and may take as long as patterns takes to "
+        "scan; a statement_timeout would cancel it and leave an INVALID index. lock_timeout (line 8) bounds "
+        "every wait for a lock, and an interrupted build is dropped and rebuilt by the next migrate.",
     ),
 }
