@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import copy
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -785,35 +787,107 @@ def build_document(
         raise WorkbookError(f"no notebooks to document (expected {config.NOTEBOOK_GLOB} in notebooks/)")
     assets_rel = assets_dir_for(out).name
     cache = open_cache(cache_dir, cache_inputs) if cache_dir is not None else None
-    sections: list[str] = []
+    sections: dict[int, str] = {}
     assets: dict[str, bytes] = {}
-    for number, path in enumerate(notebooks, start=1):
+    records: list[dict] = []  # the checks the notebooks recorded (nb.check), in document order
+    # Notebooks that read the build's checks (the Overview, the Quality Checklist) run after all the others,
+    # with every record; their sections keep their place in the document.
+    order = [i for i, p in enumerate(notebooks) if not _reads_checks(p)] + [
+        i for i, p in enumerate(notebooks) if _reads_checks(p)
+    ]
+    for number, index in enumerate(order, start=1):
+        path = notebooks[index]
         step = f"[{number}/{len(notebooks)}]"
-        found = cache.lookup(path, assets_rel) if cache and reuse_cache else None
+        reads_checks = _reads_checks(path)
+        found = cache.lookup(path, assets_rel) if cache and reuse_cache and not reads_checks else None
         if isinstance(found, docs_cache.Hit):
             print(f"{step} {path.name} unchanged, reused", file=sys.stderr, flush=True)
-            text, nb_assets = found.text, found.assets
+            text, recorded = _split_records(found.text)
+            nb_assets = found.assets
         else:
             if isinstance(found, docs_cache.Miss):
                 why = f" ({found.reason})" if found.reason else ""
+            elif reads_checks:
+                why = " (reads this build's checks: runs last, never cached)"
             else:
                 why = " (cache not used)" if cache else ""
             print(f"{step} executing {path.name}{why}", file=sys.stderr, flush=True)
-            nb = execute_notebook(path)
+            with _checks_for_kernel(records if reads_checks else None):
+                nb = execute_notebook(path)
             text, nb_assets = _render(nb, name=path.stem, assets_rel=assets_rel, notebook_dir=path.parent)
-            if cache:
-                cache.store(path, nb, assets_rel, text, nb_assets)
+            recorded = [{**r, "section": path.stem} for r in checks_of(nb)]
+            if cache and not reads_checks:
+                cache.store(
+                    path,
+                    nb,
+                    assets_rel,
+                    text + RECORDS_MARK + json.dumps(recorded, sort_keys=True),
+                    nb_assets,
+                )
+        records.extend(recorded)
         clash = sorted(set(assets) & set(nb_assets))
         if clash:
             raise WorkbookError(f"{path.name}: figure file {clash[0]} is produced by two notebooks")
         assets.update(nb_assets)
-        sections.append(text)
-    document = normalize_markdown("\n\n".join([f"# {title}", _notice(notebooks), *sections]))
+        sections[index] = text
+    document = normalize_markdown(
+        "\n\n".join([f"# {title}", _notice(notebooks), *(sections[i] for i in range(len(notebooks)))])
+    )
     _sync_assets(assets_dir_for(out), assets)
     _write_atomic(out, document.encode("utf-8"))
     if cache:
         cache.prune()
     return out
+
+
+CHECK_MIME = "application/vnd.workbook.check+json"  # workbook.nb.check's output
+CHECKS_ENV = "WORKBOOK_BUILD_CHECKS"
+RECORDS_MARK = "\n\x00workbook-checks\x00"  # separates a cached section from its check records
+
+
+def checks_of(nb: nbformat.NotebookNode) -> list[dict]:
+    """The check records (workbook.nb.check) among an executed notebook's outputs, in order."""
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {}).get(CHECK_MIME)
+            if data is not None:
+                out.append(dict(data))
+    return out
+
+
+def _split_records(text: str) -> tuple[str, list[dict]]:
+    body, mark, rest = text.partition(RECORDS_MARK)
+    return body, (json.loads(rest) if mark else [])
+
+
+def _reads_checks(path: Path) -> bool:
+    """A notebook whose metadata says it reads the build's checks (the Quality Checklist)."""
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+    return bool(meta.get("workbook", {}).get("reads_checks"))
+
+
+@contextlib.contextmanager
+def _checks_for_kernel(records: list[dict] | None):  # noqa: ANN202
+    """Hand the records so far to the next kernel through a file named by CHECKS_ENV."""
+    if records is None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="workbook-checks-") as tmp:
+        path = Path(tmp) / "checks.json"
+        path.write_text(json.dumps(records, sort_keys=True), encoding="utf-8")
+        old = os.environ.get(CHECKS_ENV)
+        os.environ[CHECKS_ENV] = str(path)
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop(CHECKS_ENV, None)
+            else:
+                os.environ[CHECKS_ENV] = old
 
 
 def _tree(folder: Path) -> set[str]:

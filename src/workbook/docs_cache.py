@@ -84,7 +84,7 @@ import nbformat
 from workbook import config
 from workbook.errors import WorkbookError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a section carries its check records (workbook.nb.check)
 NO_CACHE_ENV = "WORKBOOK_DOCS_NO_CACHE"
 # Where PostgreSQL comes from (pgserver, config.pg_dsn_from_env and libpq); PG* and WORKBOOK_* are
 # matched by prefix as well, these are named so that the list is explicit.

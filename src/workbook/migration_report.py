@@ -210,6 +210,9 @@ def race_table(rounds: int = 3) -> str:
     return md_table(["Engine", "Rounds", "Exit statuses", "Every version applied exactly once", "How"], rows)
 
 
+FAULT_SUMMARIES: list[dict] = []  # every faults_table run's summaries, for the Quality Checklist's check
+
+
 def faults_table(runs: Sequence[tuple[str, str]], directory: Path | None = None) -> str:
     """Fault injection (engine, mode) runs as a table: points, files, outcome."""
     rows = []
@@ -222,6 +225,7 @@ def faults_table(runs: Sequence[tuple[str, str]], directory: Path | None = None)
             db = connect(engine)
         try:
             s = faults.run(db, mode, directory).summary()
+            FAULT_SUMMARIES.append(s)
         finally:
             db.close()
             if tmp is not None:

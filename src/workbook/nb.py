@@ -310,3 +310,36 @@ def source(obj) -> Markdown:  # noqa: ANN001
     import inspect
 
     return Markdown("```python\n" + inspect.getsource(obj).rstrip() + "\n```")
+
+
+CHECK_MIME = "application/vnd.workbook.check+json"
+CHECKS_ENV = "WORKBOOK_BUILD_CHECKS"  # set by `make docs` for the Quality Checklist notebook
+
+
+def check(name: str, holds: bool, detail: str = "") -> None:
+    """Record a named check of the Quality Checklist (design/checklist.py) and fail the build if it does not hold.
+
+    The record is an output of a hidden cell; the docs build collects every notebook's records and gives
+    them to the Quality Checklist section."""
+    from .design import checklist
+
+    if name not in checklist.CHECKS:
+        raise AssertionError(f"check {name!r} is not declared in design/checklist.py")
+    try:
+        from IPython.display import display
+
+        display({CHECK_MIME: {"name": name, "holds": bool(holds), "detail": str(detail)}}, raw=True)
+    except ImportError:  # outside IPython only the assertion matters
+        pass
+    assert holds, f"check {name} does not hold: {detail}"
+
+
+def build_checks() -> dict[str, dict] | None:
+    """The checks recorded by the notebooks of this docs build, by name; None outside a docs build."""
+    import json
+
+    path = os.environ.get(CHECKS_ENV)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        return {r["name"]: r for r in json.load(f)}
