@@ -96,7 +96,8 @@ def test_role_rule(engines, role):
 )
 def test_semver_rule(engines, version):
     want = rules.semver_ok(version)  # the base row's name, svelte-app, has no version yet: no clash
-    assert verdicts(engines, "templates", version=quality.q(version)) == {"postgres": want, "duckdb": want}
+    strict = want and rules.version_strict_ok(version)  # V0024's checks: PostgreSQL only (add-constraint gap)
+    assert verdicts(engines, "templates", version=quality.q(version)) == {"postgres": strict, "duckdb": want}
 
 
 @SETTINGS
@@ -105,9 +106,11 @@ def test_length_rules(engines, text):
     assert verdicts(engines, "projects", name=quality.q(text)) == dict.fromkeys(
         ("postgres", "duckdb"), rules.project_name_ok(text) and text not in ("shop",)
     )
-    assert verdicts(engines, "templates", description=quality.q(text)) == dict.fromkeys(
-        ("postgres", "duckdb"), rules.description_ok(text)
-    )
+    long_enough = rules.description_ok(text)
+    assert verdicts(engines, "templates", description=quality.q(text)) == {
+        "postgres": long_enough and rules.description_not_blank(text),  # V0024, PostgreSQL only
+        "duckdb": long_enough,
+    }
 
 
 @SETTINGS

@@ -202,6 +202,137 @@ def q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_LONG_PRE = "'1.0.0-" + "a" * 45 + "'"  # 51 characters, a valid semantic version
+_V0024_CASES: list[tuple[str, str, list[tuple[str, dict[str, str], bool]]]] = [
+    (
+        "templates",
+        "ck_templates_version_semver_strict",
+        [
+            ("pre-release number with a leading zero", {"version": "'1.2.3-007'"}, False),
+            ("empty identifier inside the pre-release", {"version": "'4.5.6-x..y'"}, False),
+            ("dotted pre-release (boundary)", {"version": "'1.2.3-x.7'"}, True),
+        ],
+    ),
+    (
+        "templates",
+        "ck_templates_version_length",
+        [
+            ("51-character version", {"version": _LONG_PRE}, False),
+            ("51-character version with build metadata", {"version": "'1.0.0+" + "b" * 45 + "'"}, False),
+            ("50-character version (boundary)", {"version": "'1.0.0-" + "a" * 44 + "'"}, True),
+        ],
+    ),
+    (
+        "templates",
+        "ck_templates_description_not_blank",
+        [
+            ("15 spaces", {"description": "repeat(' ', 15)"}, False),
+            ("11 ideographic spaces", {"description": "repeat(chr(12288), 11)"}, False),
+            ("spaces and one letter (boundary)", {"description": "repeat(' ', 12) || 'x'"}, True),
+        ],
+    ),
+    (
+        "templates",
+        "ck_templates_deleted_after_created",
+        [
+            (
+                "deleted a day before it was created",
+                {"created_at": "'2024-02-02 00:00:00+00'", "deleted_at": "'2024-02-01 00:00:00+00'"},
+                False,
+            ),
+            (
+                "deleted a second before it was created",
+                {"created_at": "'2024-02-02 00:00:01+00'", "deleted_at": "'2024-02-02 00:00:00+00'"},
+                False,
+            ),
+            (
+                "deleted the instant it was created (boundary)",
+                {"created_at": "'2024-02-02 00:00:00+00'", "deleted_at": "'2024-02-02 00:00:00+00'"},
+                True,
+            ),
+        ],
+    ),
+    (
+        "template_versions",
+        "ck_template_versions_version_semver_strict",
+        [
+            ("pre-release number with a leading zero", {"version": "'1.2.0-010'"}, False),
+            ("empty build identifier", {"version": "'1.2.0+a..b'"}, False),
+            ("pre-release and build (boundary)", {"version": "'1.2.0-rc.1+b.2'"}, True),
+        ],
+    ),
+    (
+        "template_versions",
+        "ck_template_versions_version_length",
+        [
+            ("51-character version", {"version": _LONG_PRE}, False),
+            ("60-character version", {"version": "'1.0.0-" + "c" * 54 + "'"}, False),
+            ("50-character version (boundary)", {"version": "'1.0.0-" + "c" * 44 + "'"}, True),
+        ],
+    ),
+    (
+        "patterns",
+        "ck_patterns_deleted_after_created",
+        [
+            (
+                "deleted a day before it was created",
+                {"created_at": "'2024-03-02 00:00:00+00'", "deleted_at": "'2024-03-01 00:00:00+00'"},
+                False,
+            ),
+            (
+                "deleted a year before it was created",
+                {"created_at": "'2025-03-02 00:00:00+00'", "deleted_at": "'2024-03-02 00:00:00+00'"},
+                False,
+            ),
+            (
+                "deleted the instant it was created (boundary)",
+                {"created_at": "'2024-03-02 00:00:00+00'", "deleted_at": "'2024-03-02 00:00:00+00'"},
+                True,
+            ),
+        ],
+    ),
+    (
+        "projects",
+        "ck_projects_deleted_after_created",
+        [
+            (
+                "deleted a day before it was created",
+                {"created_at": "'2024-04-02 00:00:00+00'", "deleted_at": "'2024-04-01 00:00:00+00'"},
+                False,
+            ),
+            (
+                "deleted a minute before it was created",
+                {"created_at": "'2024-04-02 00:01:00+00'", "deleted_at": "'2024-04-02 00:00:00+00'"},
+                False,
+            ),
+            (
+                "deleted a minute after it was created (boundary)",
+                {"created_at": "'2024-04-02 00:00:00+00'", "deleted_at": "'2024-04-02 00:01:00+00'"},
+                True,
+            ),
+        ],
+    ),
+    (
+        "audit_log",
+        "ck_audit_log_table_name_length",
+        [
+            ("101-character table name", {"table_name": "repeat('t', 101)"}, False),
+            ("150-character table name", {"table_name": "repeat('u', 150)"}, False),
+            ("100-character table name (boundary)", {"table_name": "repeat('t', 100)"}, True),
+        ],
+    ),
+    (
+        "schema_migrations",
+        "ck_schema_migrations_version_length",
+        [
+            ("51-character version", {"version": "repeat('9', 51)"}, False),
+            ("60-character version", {"version": "repeat('8', 60)"}, False),
+            ("50-character version (boundary)", {"version": "repeat('9', 50)"}, True),
+        ],
+    ),
+]
+
+
 def check_cases() -> list[Case]:
     """Hand-written cases for every CHECK constraint: two violations and one boundary each."""
     c = []
@@ -402,6 +533,9 @@ def check_cases() -> list[Case]:
         insert(ml, "status 'started' (lower case)", ck, ck, status="'started'", **_COMPLETED),
         insert(ml, "status 'STARTED' (boundary)", ck, None, status="'STARTED'"),
     ]
+    # V0024's checks (found by the held-out rows): two violating rows and a boundary row each.
+    for table, ck, rows in _V0024_CASES:
+        c += [insert(table, label, ck, None if ok else ck, **values) for label, values, ok in rows]
     ck = "ck_erasure_log_counts"
     c += [
         insert("erasure_log", "negative rows redacted", ck, ck, rows_redacted="-1"),

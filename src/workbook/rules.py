@@ -73,6 +73,23 @@ def description_ok(value: str) -> bool:
     return len(value) >= 10
 
 
+# White space as ck_templates_description_not_blank (V0024) counts it: POSIX [:space:] in the C collation
+# (ASCII only) and the Unicode spaces the check lists.
+BLANK = frozenset(
+    " \t\n\v\f\r\u0085\u00a0\u1680\u180e\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+) | frozenset(chr(c) for c in range(0x2000, 0x200E))
+
+
+def description_not_blank(value: str) -> bool:
+    """ck_templates_description_not_blank (V0024; PostgreSQL only: DuckDB cannot add it)."""
+    return any(ch not in BLANK for ch in value)
+
+
+def version_strict_ok(value: str) -> bool:
+    """ck_templates_version_semver_strict and ck_templates_version_length (V0024; PostgreSQL only)."""
+    return semver_valid(value) and len(value) <= 50
+
+
 def project_name_ok(value: str) -> bool:
     """ck_projects_name_length."""
     return 2 <= len(value) <= 100

@@ -178,6 +178,7 @@ GRANT SELECT, UPDATE ON users, templates, projects, patterns, pattern_applicatio
 -- Functions only some may run (PUBLIC's default EXECUTE revoked).
 REVOKE EXECUTE ON ROUTINE migrate_data_safely(text, regclass, text, text, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON ROUTINE restore_data_migration(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON ROUTINE migration_digest(regclass, text[], text) FROM PUBLIC;
 REVOKE EXECUTE ON ROUTINE erase_user(uuid) FROM PUBLIC;
 GRANT EXECUTE ON ROUTINE erase_user(uuid) TO workbook_app;
 -- Functions that run as their owner, each with the search path it was created with.
