@@ -102,6 +102,14 @@ def sections_complete(
     return ok, detail
 
 
+def with_own_checks(records: dict[str, dict] | None, notebooks: list[Path] | None = None) -> dict[str, dict] | None:
+    """The build's records plus the checklist's own check (sections-complete), computed from them."""
+    if records is None:
+        return None
+    ok, detail = sections_complete(records, notebooks)
+    return {**records, "sections-complete": {"name": "sections-complete", "holds": ok, "detail": detail}}
+
+
 def undeclared_in_notebooks(design: ModuleType | None = None) -> tuple[set[str], set[str]]:
     """(checks declared but recorded by no notebook, checks notebooks record but the design does not declare)."""
     import nbformat

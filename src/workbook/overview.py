@@ -52,6 +52,7 @@ def findings_summary() -> str:
 
 
 def checklist_status(records: dict[str, dict] | None) -> str:
+    records = checklist.with_own_checks(records)
     items = checklist.evaluate(records)
     if records is None:
         return (

@@ -12,7 +12,7 @@ from __future__ import annotations
 CHECKS: dict[str, tuple[str, str]] = {
     "entities-in-catalog": (
         "Conceptual Model",
-        "every entity of the seed is a table of the live catalog, with its attributes",
+        "every entity of the seed is a table of the live catalog",
     ),
     "relationships-in-catalog": (
         "Conceptual Model",
