@@ -102,7 +102,9 @@ def sections_complete(
     return ok, detail
 
 
-def with_own_checks(records: dict[str, dict] | None, notebooks: list[Path] | None = None) -> dict[str, dict] | None:
+def with_own_checks(
+    records: dict[str, dict] | None, notebooks: list[Path] | None = None
+) -> dict[str, dict] | None:
     """The build's records plus the checklist's own check (sections-complete), computed from them."""
     if records is None:
         return None
