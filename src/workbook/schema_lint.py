@@ -51,7 +51,7 @@ RULES: dict[str, str] = {
     "key, else one backing a constraint, else the first by name.",
     UNNAMED: "A constraint or index whose name does not begin with its kind's prefix (pk_ primary key, "
     "fk_ foreign key, uq_ unique constraint or unique index, ck_ check, ex_ exclusion, ix_ other index), "
-    "or has PostgreSQL's default form <table>_..._<pkey|fkey|key|check|excl|idx>. NOT NULL constraints "
+    "or has PostgreSQL's default form (the table's name, then _pkey, _fkey, _key, _check, _excl or _idx). NOT NULL constraints "
     "(catalogued with generated names since PostgreSQL 18) are column properties and not checked.",
     NULLABLE_UNIQUE: "A unique constraint or unique index (not NULLS NOT DISTINCT) with a key that can be "
     "NULL: rows with a NULL there never conflict. A column counts as not null when it is NOT NULL, of a "
